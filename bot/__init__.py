@@ -1,0 +1,1 @@
+"""The anomaly bot service: sources, scheduler, incidents, Slack and state."""

@@ -1,0 +1,92 @@
+"""Command line: `python -m bot {run,web,worker,check-config,demo,backtest}`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from bot.errors import BotError, ConfigError, PlaybookError
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "backtest":
+        from bot.backtest import main as backtest
+
+        return backtest(argv[1:])
+
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Metric anomaly bot for Slack.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="run the web endpoints and the scheduler in one process")
+    commands.add_parser("web", help="run the web endpoints only (development server)")
+    commands.add_parser("worker", help="run the scheduler only")
+    check = commands.add_parser("check-config", help="validate a monitors file and exit")
+    check.add_argument("file", help="path to the monitors YAML file")
+    demo = commands.add_parser("demo", help="run the pipeline on a generated metric, in the terminal")
+    demo.add_argument("--speed", type=float, default=0.05,
+                      help="wall-clock seconds per simulated poll (default 0.05)")
+    commands.add_parser("backtest", help="replay a CSV file through a detector (see backtest --help)")
+    args = parser.parse_args(argv)
+
+    from bot.settings import Settings
+
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+    try:
+        if args.command == "check-config":
+            return _check_config(args.file)
+        if args.command == "demo":
+            from bot.demo import run_demo
+
+            return run_demo(speed=args.speed)
+
+        from bot import service
+
+        if args.command == "worker":
+            return service.run_worker(settings)
+        if args.command == "web":
+            web = service.create_web(settings)
+            web.run(host=settings.host, port=settings.port)
+            return 0
+        return service.run_all(settings)
+    except (ConfigError, PlaybookError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except BotError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def _check_config(path: str) -> int:
+    from bot.analysis import STEP_FIELDS
+    from bot.monitors import load_monitors
+    from bot.playbooks import load_playbooks
+    from bot.runtime import build_sources, unconfigured_sources
+    from bot.settings import Settings
+
+    settings = Settings()
+    monitors = load_monitors(path)
+    playbooks = load_playbooks(settings.playbooks_dir, fields=STEP_FIELDS)
+    problems = [
+        f"monitor {m.name!r}: field 'playbook': {m.playbook!r} is not a playbook; "
+        f"use one of {', '.join(sorted(playbooks))}"
+        for m in monitors if m.playbook not in playbooks
+    ]
+    if problems:
+        raise ConfigError(path, problems)
+
+    print(f"{path}: {len(monitors)} monitor(s) valid")
+    for monitor in monitors:
+        print(f"  {monitor.name}: {monitor.source} every {monitor.interval:g}s -> {monitor.channel}")
+    for note in unconfigured_sources(monitors, build_sources(settings)):
+        print(f"note: {note}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""The incident record: one per anomalous series until someone resolves it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Status = Literal["open", "acknowledged", "resolved"]
+
+
+class Incident(BaseModel):
+    """State of one incident, stored as JSON in Redis.
+
+    Times are unix seconds. `fingerprint` is the monitor plus the series'
+    labels, so a later poll that sees the same anomaly finds this incident.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    fingerprint: str
+    monitor: str
+    query: str
+    labels: dict[str, str]
+    channel: str
+    playbook: str
+    status: Status = "open"
+
+    opened_at: float
+    updated_at: float
+    anomaly_start: float
+    last_anomalous_at: float
+    recovered_at: float | None = None
+    acknowledged_by: str | None = None
+    resolved_by: str | None = None
+    resolved_at: float | None = None
+
+    detector: str
+    kind: str
+    shape: str | None = None
+    direction: str
+    tier: str
+    p_value: float
+    deviation: float
+    peak_deviation: float
+    current: float
+    expected: float
+    baseline_mean: float
+    baseline_std: float
+    evaluations: int = 1
+
+    card_channel: str | None = None
+    card_ts: str | None = None
+    history: list[str] = Field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        """A one-line name for people: monitor and the labels that tell series apart."""
+        if not self.labels:
+            return self.monitor
+        shown = ", ".join(f"{name}={value}" for name, value in sorted(self.labels.items()))
+        return f"{self.monitor} {{{shown}}}"

@@ -1,0 +1,260 @@
+"""The monitors file: what to poll, how often, how to judge it and where to post.
+
+A monitors file is YAML with one top-level key, `monitors`, a list such as::
+
+    monitors:
+      - name: api-cpu
+        source: prometheus
+        query: avg by (instance) (rate(node_cpu_seconds_total{mode!="idle"}[5m]))
+        interval: 1m
+        channel: "#alerts-infra"
+        labels: {team: infrastructure, service: api}
+        detector: {name: sigma, threshold: 3, window: 5m, baseline: 7d}
+
+`load_monitors` validates the whole file and raises one ConfigError listing
+every problem, each naming the monitor, the field, the bad value and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+from bot.durations import parse_duration
+from bot.errors import ConfigError
+from detectors import DETECTOR_NAMES, DetectorSettings
+
+SOURCES = ("prometheus", "datadog", "atlas", "replay")
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+_MONITOR_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+
+
+class DetectorConfig(BaseModel):
+    """Detector settings of one monitor; durations in the file, seconds here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "sigma"
+    window: Duration = 300.0
+    baseline: Duration = 7 * 86400.0
+    baseline_offset: Duration = 0.0
+    threshold: float = Field(default=3.0, gt=0)
+    lower_threshold: float | None = Field(default=None, gt=0)
+    direction: Literal["above", "below", "both"] = "both"
+    min_fraction: float = Field(default=0.0, ge=0, le=1)
+    min_samples: int = Field(default=100, ge=2)
+    seasonality: Literal["auto", "daily", "weekly", "none"] = "auto"
+    timezone: str = "UTC"
+    capacity: float | None = None
+    min_tier: Literal["high", "medium"] = "medium"
+
+    @field_validator("name")
+    @classmethod
+    def _known_detector(cls, name: str) -> str:
+        if name not in DETECTOR_NAMES:
+            raise ValueError(
+                f"{name!r} is not a known detector; use one of {', '.join(DETECTOR_NAMES)}"
+            )
+        return name
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{name!r} is not a known time zone; use an IANA name such as UTC or Europe/Berlin"
+            ) from None
+        return name
+
+    def to_settings(self) -> DetectorSettings:
+        """Return the detector library's settings for this monitor."""
+        return DetectorSettings(
+            detector=self.name,
+            window=self.window,
+            baseline=self.baseline,
+            baseline_offset=self.baseline_offset,
+            threshold=self.threshold,
+            lower_threshold=self.lower_threshold,
+            direction=self.direction,
+            min_fraction=self.min_fraction,
+            min_samples=self.min_samples,
+            seasonality=self.seasonality,
+            timezone=self.timezone,
+            capacity=self.capacity,
+        )
+
+
+class Monitor(BaseModel):
+    """One monitored query: a source, its schedule, its detector and its channel."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    source: str
+    query: str = Field(min_length=1)
+    interval: Duration = 60.0
+    step: Duration | None = None
+    channel: str = Field(min_length=1)
+    labels: dict[str, str] = Field(default_factory=dict)
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    playbook: str = "metric_anomaly"
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, name: str) -> str:
+        if not _MONITOR_NAME.match(name):
+            raise ValueError(
+                f"{name!r} is not a valid monitor name; use lowercase letters, digits, "
+                "'-', '_' or '.', at most 63 characters, such as api-latency-p99"
+            )
+        return name
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, source: str) -> str:
+        if source not in SOURCES:
+            raise ValueError(f"{source!r} is not a known source; use one of {', '.join(SOURCES)}")
+        return source
+
+    @field_validator("interval")
+    @classmethod
+    def _positive_interval(cls, seconds: float) -> float:
+        if seconds < 1:
+            raise ValueError(f"{seconds:g}s is too short; use an interval of at least 1s, such as 1m")
+        return seconds
+
+    @property
+    def resolution(self) -> float:
+        """Seconds between points fetched from the source: `step`, else `interval`."""
+        return self.step if self.step else self.interval
+
+    def history_span(self) -> float:
+        """Seconds of history one evaluation needs: baseline, offset and alert window."""
+        detector = self.detector
+        return detector.baseline + detector.baseline_offset + detector.window
+
+
+class MonitorsFile(BaseModel):
+    """The whole monitors file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    monitors: list[Monitor] = Field(min_length=1)
+
+
+_FIXES = {
+    "missing": "add it",
+    "extra_forbidden": "remove it or check its spelling",
+    "literal_error": None,
+    "float_parsing": "use a number",
+    "float_type": "use a number",
+    "int_parsing": "use a whole number",
+    "int_type": "use a whole number",
+    "string_type": "use a quoted string",
+    "dict_type": "use a mapping of names to values",
+    "list_type": "use a list",
+    "too_short": None,
+}
+
+
+def load_monitors(path: str | Path) -> list[Monitor]:
+    """Read and validate a monitors file; raise ConfigError listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            str(path), ["file not found; set MONITORS_FILE to the path of your monitors YAML file"]
+        ) from None
+    except OSError as error:
+        raise ConfigError(str(path), [f"cannot be read: {error.strerror}"]) from None
+
+    return parse_monitors(text, origin=str(path))
+
+
+def parse_monitors(text: str, *, origin: str = "<monitors>") -> list[Monitor]:
+    """Validate monitors YAML text; `origin` names it in error messages."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(origin, [f"is not valid YAML: {error}"]) from None
+
+    if not isinstance(document, dict) or "monitors" not in document:
+        raise ConfigError(
+            origin, ["has no top-level 'monitors:' list; start the file with 'monitors:'"]
+        )
+
+    try:
+        parsed = MonitorsFile.model_validate(document)
+    except ValidationError as error:
+        raise ConfigError(origin, _describe(error, document)) from None
+
+    duplicates = _duplicate_names(parsed.monitors)
+    if duplicates:
+        raise ConfigError(
+            origin,
+            [f"monitor {name!r} is defined more than once; give each monitor a unique name"
+             for name in duplicates],
+        )
+    return parsed.monitors
+
+
+def _duplicate_names(monitors: list[Monitor]) -> list[str]:
+    seen: set[str] = set()
+    duplicates: list[str] = []
+    for monitor in monitors:
+        if monitor.name in seen and monitor.name not in duplicates:
+            duplicates.append(monitor.name)
+        seen.add(monitor.name)
+    return duplicates
+
+
+def _describe(error: ValidationError, document: dict[str, Any]) -> list[str]:
+    """Turn pydantic's errors into lines naming the monitor, field, value and fix."""
+    problems = []
+    for item in error.errors(include_url=False):
+        location = list(item["loc"])
+        where = _where(location, document)
+        field = ".".join(str(part) for part in location[2:]) or ".".join(map(str, location))
+        message = _message(item)
+        if item["type"] == "missing":
+            problems.append(f"{where}: field {field!r} is missing; add it")
+        elif item["type"] == "extra_forbidden":
+            problems.append(
+                f"{where}: field {field!r} is not a known field; remove it or check its spelling"
+            )
+        else:
+            problems.append(f"{where}: field {field!r}: {message}")
+    return problems
+
+
+def _where(location: list[Any], document: dict[str, Any]) -> str:
+    if len(location) >= 2 and location[0] == "monitors" and isinstance(location[1], int):
+        index = location[1]
+        entries = document.get("monitors") or []
+        name = None
+        if index < len(entries) and isinstance(entries[index], dict):
+            name = entries[index].get("name")
+        return f"monitor {name!r} (entry {index + 1})" if name else f"monitor entry {index + 1}"
+    return "file"
+
+
+def _message(item: dict[str, Any]) -> str:
+    value = item.get("input")
+    if item["type"] == "value_error":
+        return str(item["ctx"]["error"])
+    if item["type"] == "literal_error":
+        return f"{value!r} is not allowed; use one of {item['ctx']['expected']}"
+    fix = _FIXES.get(item["type"])
+    detail = item["msg"][0].lower() + item["msg"][1:]
+    text = f"{value!r} is invalid ({detail})"
+    return f"{text}; {fix}" if fix else text

@@ -1,0 +1,54 @@
+"""APScheduler jobs: one interval job per monitor.
+
+A failing monitor logs its error with the monitor's name and stays
+scheduled; the other monitors keep polling.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.errors import BotError, SourceError
+from bot.monitors import Monitor
+from bot.poller import Poller
+
+log = logging.getLogger(__name__)
+
+
+def poll_safely(poller: Poller, monitor: Monitor) -> None:
+    """Run one poll; log every failure with the monitor's name instead of raising."""
+    try:
+        report = poller.poll(monitor)
+    except SourceError as error:
+        log.error("monitor %s: source %s failed: %s", monitor.name, error.source, error)
+        return
+    except BotError as error:
+        log.error("monitor %s: poll failed: %s", monitor.name, error)
+        return
+    except Exception:
+        log.exception("monitor %s: poll failed with an unexpected error", monitor.name)
+        return
+
+    if report.opened:
+        log.info("monitor %s: opened incidents %s", monitor.name, ", ".join(report.opened))
+
+
+def schedule_monitors(scheduler: BaseScheduler, poller: Poller, monitors: Sequence[Monitor]) -> None:
+    """Add one job per monitor that polls at its interval, starting now."""
+    for monitor in monitors:
+        scheduler.add_job(
+            poll_safely,
+            IntervalTrigger(seconds=monitor.interval),
+            args=(poller, monitor),
+            id=f"poll:{monitor.name}",
+            name=f"poll {monitor.name}",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=max(1, int(monitor.interval)),
+            replace_existing=True,
+        )
+        log.info("scheduled monitor %s every %.0fs", monitor.name, monitor.interval)

@@ -1,0 +1,44 @@
+"""Process settings, read from environment variables (pydantic-settings).
+
+Secrets are `SecretStr`, so they never appear in a repr or a log line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLAYBOOKS_DIR = Path(__file__).resolve().parent.parent / "playbooks"
+
+
+class Settings(BaseSettings):
+    """Environment of one bot process; every field maps to the upper-case variable."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    slack_bot_token: SecretStr | None = Field(default=None, description="xoxb- token")
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = Field(
+        default=None, description="xapp- token; when set, the bot uses Socket Mode"
+    )
+    slack_api_url: str = "https://slack.com/api/"
+
+    redis_url: str = "redis://localhost:6379/0"
+    monitors_file: Path = Path("monitors.yml")
+    playbooks_dir: Path = PLAYBOOKS_DIR
+
+    prometheus_url: str | None = None
+    prometheus_bearer_token: SecretStr | None = None
+    prometheus_username: str | None = None
+    prometheus_password: SecretStr | None = None
+    datadog_api_key: SecretStr | None = None
+    datadog_app_key: SecretStr | None = None
+    datadog_site: str = "datadoghq.com"
+    atlas_url: str | None = None
+
+    http_timeout: float = Field(default=10.0, gt=0, description="seconds per backend request")
+    host: str = "0.0.0.0"
+    port: int = Field(default=3000, ge=1, le=65535)
+    log_level: str = "INFO"

@@ -1,0 +1,1 @@
+"""Slack side of the bot: card builders, the Web API gateway and the Bolt app."""

@@ -1,0 +1,27 @@
+"""Slack's documented message limits, enforced before anything is sent.
+
+Sources:
+- blocks per message, top-level `text` length:
+  https://api.slack.com/methods/chat.postMessage
+- section text and fields, header text, context elements:
+  https://api.slack.com/reference/block-kit/blocks
+"""
+
+from __future__ import annotations
+
+MAX_BLOCKS_PER_MESSAGE = 50
+MAX_MESSAGE_TEXT = 40_000  # Slack truncates longer `text`; we cut first, with a marker.
+MAX_SECTION_TEXT = 3_000
+MAX_SECTION_FIELDS = 10
+MAX_FIELD_TEXT = 2_000
+MAX_HEADER_TEXT = 150
+MAX_CONTEXT_ELEMENTS = 10
+
+TRUNCATION_MARKER = " …(truncated)"
+
+
+def truncate(text: str, limit: int) -> str:
+    """Cut `text` to at most `limit` characters, ending with a visible marker."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - len(TRUNCATION_MARKER)] + TRUNCATION_MARKER

@@ -1,0 +1,116 @@
+"""Input checks and the split of one series into its alert window and its baseline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from detectors._settings import DetectorSettings
+
+
+@dataclass(frozen=True)
+class SeriesSplit:
+    """The finite, causal points of a series, cut into baseline and alert window.
+
+    `times` and `values` are every finite point with timestamp <= now, ascending.
+    `baseline` and `window` are index slices into them.
+    """
+
+    times: np.ndarray
+    values: np.ndarray
+    baseline: slice
+    window: slice
+    baseline_start: float
+    baseline_end: float
+    window_start: float
+    now: float
+
+    @property
+    def baseline_times(self) -> np.ndarray:
+        return self.times[self.baseline]
+
+    @property
+    def baseline_values(self) -> np.ndarray:
+        return self.values[self.baseline]
+
+    @property
+    def window_times(self) -> np.ndarray:
+        return self.times[self.window]
+
+    @property
+    def window_values(self) -> np.ndarray:
+        return self.values[self.window]
+
+
+def as_series(timestamps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Check and convert inputs to two 1-D float64 arrays of equal length.
+
+    Raises ValueError when the shapes differ or the timestamps are not ascending.
+    """
+    times = np.asarray(timestamps, dtype=np.float64)
+    points = np.asarray(values, dtype=np.float64)
+    if times.ndim != 1 or points.ndim != 1 or times.shape != points.shape:
+        raise ValueError(
+            f"timestamps and values must be 1-D arrays of equal length, "
+            f"got shapes {times.shape} and {points.shape}"
+        )
+    if times.size > 1 and np.any(np.diff(times) < 0):
+        raise ValueError("timestamps must be ascending: sort the series by time before evaluating")
+    return times, points
+
+
+def split_series(
+    timestamps: np.ndarray, values: np.ndarray, *, now: float, settings: DetectorSettings
+) -> SeriesSplit:
+    """Drop missing and future points, then locate the alert window and the baseline.
+
+    NaN, +Inf and -Inf values count as missing, and so do points after `now`.
+    """
+    times, points = as_series(timestamps, values)
+    keep = np.isfinite(points) & np.isfinite(times) & (times <= now)
+    times = times[keep]
+    points = points[keep]
+
+    window_start = now - settings.window
+    baseline_end = window_start - settings.baseline_offset
+    baseline_start = baseline_end - settings.baseline
+
+    # The window is (window_start, now] and the baseline [baseline_start, baseline_end).
+    window_first = int(np.searchsorted(times, window_start, side="right"))
+    baseline_first = int(np.searchsorted(times, baseline_start, side="left"))
+    baseline_stop = int(np.searchsorted(times, baseline_end, side="left"))
+    return SeriesSplit(
+        times=times,
+        values=points,
+        baseline=slice(baseline_first, baseline_stop),
+        window=slice(window_first, times.size),
+        baseline_start=baseline_start,
+        baseline_end=baseline_end,
+        window_start=window_start,
+        now=float(now),
+    )
+
+
+def rolling_means(
+    times: np.ndarray, values: np.ndarray, *, width: float, earliest_start: float, min_points: int
+) -> np.ndarray:
+    """Return the mean of every window (t_i - width, t_i] that starts at or after `earliest_start`.
+
+    One window ends at each point. Windows with fewer than `min_points` points are left out,
+    so a window in a gap does not stand for a full one. Returns an empty array when none fit.
+    """
+    if times.size == 0:
+        return np.empty(0)
+    # Centring first keeps the differences of the cumulative sum precise on large values.
+    centre = float(np.mean(values))
+    cumulative = np.concatenate(([0.0], np.cumsum(values - centre)))
+    ends = np.arange(1, times.size + 1)
+    starts = np.searchsorted(times, times - width, side="right")
+    counts = ends - starts
+    usable = (times - width >= earliest_start) & (counts >= max(1, min_points))
+    if not np.any(usable):
+        return np.empty(0)
+    ends = ends[usable]
+    starts = starts[usable]
+    return centre + (cumulative[ends] - cumulative[starts]) / (ends - starts)

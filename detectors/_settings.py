@@ -1,0 +1,116 @@
+"""Monitor settings that every detector reads, and the list of detector names."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# Detectors implemented in this package, then the Datadog-style aliases that map onto them.
+DETECTOR_NAMES: tuple[str, ...] = ("sigma",)
+
+DIRECTIONS = ("above", "below", "both")
+SEASONALITIES = ("auto", "daily", "weekly", "none")
+
+# Bound that each detector uses when built with `DetectorSettings.for_detector`: sigma for the
+# mean-based detectors, k times the MAD scale for `mad`, k times the IQR for `iqr`.
+DEFAULT_THRESHOLDS: dict[str, float] = {"sigma": 3.0}
+DEFAULT_LOWER_THRESHOLDS: dict[str, float] = {}
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    """Settings of one monitor's detector.
+
+    Times are in seconds. The alert window is (now - window, now] and the baseline is
+    [now - window - baseline_offset - baseline, now - window - baseline_offset), so the
+    window's points are never part of their own baseline.
+
+    `threshold` is in baseline sigma for the mean-based detectors and is the factor k for
+    `mad` and `iqr`. The plain constructor keeps 3.0 for every detector, and
+    `DetectorSettings.for_detector(name)` starts from that detector's own defaults.
+    `min_fraction` = 0 tests the window mean. Above 0, the window counts as anomalous only
+    when at least that fraction of its points lies beyond the bound.
+    """
+
+    detector: str = "sigma"
+    window: float = 300.0
+    baseline: float = 7 * 86400.0
+    baseline_offset: float = 0.0
+    threshold: float = 3.0
+    lower_threshold: float | None = None
+    direction: str = "both"
+    min_fraction: float = 0.0
+    min_samples: int = 100
+    seasonality: str = "auto"
+    timezone: str = "UTC"
+    capacity: float | None = None
+
+    def __post_init__(self) -> None:
+        _check_choice("detector", self.detector, DETECTOR_NAMES)
+        _check_choice("direction", self.direction, DIRECTIONS)
+        _check_choice("seasonality", self.seasonality, SEASONALITIES)
+        _check_positive("window", self.window)
+        _check_positive("baseline", self.baseline)
+        _check_positive("threshold", self.threshold)
+        if self.lower_threshold is not None:
+            _check_positive("lower_threshold", self.lower_threshold)
+        if not (math.isfinite(self.baseline_offset) and self.baseline_offset >= 0):
+            raise ValueError(
+                f"invalid baseline_offset {self.baseline_offset!r}: "
+                "use a number of seconds >= 0 (0 = the baseline ends where the window starts)"
+            )
+        if not 0.0 <= self.min_fraction <= 1.0:
+            raise ValueError(
+                f"invalid min_fraction {self.min_fraction!r}: use a fraction between 0 and 1 "
+                "(0 = test the window mean)"
+            )
+        if isinstance(self.min_samples, bool) or not isinstance(self.min_samples, int) or (
+            self.min_samples < 1
+        ):
+            raise ValueError(
+                f"invalid min_samples {self.min_samples!r}: use a whole number of points >= 1"
+            )
+        if self.capacity is not None and not math.isfinite(self.capacity):
+            raise ValueError(
+                f"invalid capacity {self.capacity!r}: use a finite limit in the metric's units, "
+                "or None"
+            )
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(
+                f"unknown timezone {self.timezone!r}: use an IANA name such as "
+                "'UTC' or 'Europe/Berlin'"
+            ) from error
+
+    @classmethod
+    def for_detector(cls, detector: str, **overrides: object) -> DetectorSettings:
+        """Build settings with the thresholds that suit `detector`, then apply `overrides`."""
+        _check_choice("detector", detector, DETECTOR_NAMES)
+        defaults: dict[str, object] = {"detector": detector}
+        if detector in DEFAULT_THRESHOLDS:
+            defaults["threshold"] = DEFAULT_THRESHOLDS[detector]
+        if detector in DEFAULT_LOWER_THRESHOLDS:
+            defaults["lower_threshold"] = DEFAULT_LOWER_THRESHOLDS[detector]
+        defaults.update(overrides)
+        return cls(**defaults)  # type: ignore[arg-type]
+
+    @property
+    def lower_bound(self) -> float:
+        """Distance below the expectation that counts as anomalous (positive number)."""
+        return self.threshold if self.lower_threshold is None else self.lower_threshold
+
+    def with_changes(self, **changes: object) -> DetectorSettings:
+        """Return a copy with `changes` applied and validated."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"unknown {name} {value!r}: use one of {', '.join(choices)}")
+
+
+def _check_positive(name: str, value: float) -> None:
+    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+        raise ValueError(f"invalid {name} {value!r}: use a finite number > 0")
