@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from bot.errors import BotError, ConfigError, PlaybookError
+from bot.errors import BotError, ConfigError, PlaybookError, SourceError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("worker", help="run the scheduler only")
     check = commands.add_parser("check-config", help="validate a monitors file and exit")
     check.add_argument("file", help="path to the monitors YAML file")
+    check.add_argument("--probe", action="store_true",
+                       help="also contact every configured source and report the unreachable ones")
     demo = commands.add_parser("demo", help="run the pipeline on a generated metric, in the terminal")
     demo.add_argument("--speed", type=float, default=0.05,
                       help="wall-clock seconds per simulated poll (default 0.05)")
@@ -39,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "check-config":
-            return _check_config(args.file)
+            return _check_config(args.file, probe=args.probe)
         if args.command == "demo":
             from bot.demo import run_demo
 
@@ -62,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def _check_config(path: str) -> int:
+def _check_config(path: str, *, probe: bool) -> int:
     from bot.analysis import STEP_FIELDS
     from bot.monitors import load_monitors
     from bot.playbooks import load_playbooks
@@ -70,7 +72,8 @@ def _check_config(path: str) -> int:
     from bot.settings import Settings
 
     settings = Settings()
-    monitors = load_monitors(path)
+    monitors_file = load_monitors(path)
+    monitors = monitors_file.monitors
     playbooks = load_playbooks(settings.playbooks_dir, fields=STEP_FIELDS)
     problems = [
         f"monitor {m.name!r}: field 'playbook': {m.playbook!r} is not a playbook; "
@@ -83,9 +86,23 @@ def _check_config(path: str) -> int:
     print(f"{path}: {len(monitors)} monitor(s) valid")
     for monitor in monitors:
         print(f"  {monitor.name}: {monitor.source} every {monitor.interval:g}s -> {monitor.channel}")
-    for note in unconfigured_sources(monitors, build_sources(settings)):
+    sources = build_sources(settings, monitors_file.sources)
+    for note in unconfigured_sources(monitors, sources):
         print(f"note: {note}")
-    return 0
+
+    if not probe:
+        return 0
+    failures = 0
+    for name, source in sources.items():
+        try:
+            source.probe()
+        except SourceError as error:
+            failures += 1
+            print(f"error: source {name!r}: {error}; check the URL and that the server is running",
+                  file=sys.stderr)
+        else:
+            print(f"source {name!r}: reachable")
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

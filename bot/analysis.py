@@ -74,8 +74,9 @@ def step_fields(
 ) -> dict[str, str]:
     """Compute every STEP_FIELDS value for one incident at time `now`."""
     detector = monitor.detector
-    threshold = detector.threshold
-    lower = detector.lower_threshold or threshold
+    settings = detector.to_settings()
+    threshold = settings.threshold
+    lower = settings.lower_bound
 
     in_hour = (timestamps > now - HOUR) & (timestamps <= now) & np.isfinite(values)
     hour = values[in_hour]

@@ -103,7 +103,7 @@ def run_demo(*, speed: float = 0.05, out=None) -> int:
     gateway = TerminalGateway(stream=out, clock_label=lambda: format_time(clock["now"]))
     store = Store(fakeredis.FakeRedis())
     playbooks = load_playbooks(PLAYBOOKS_DIR, fields=STEP_FIELDS)
-    monitors = parse_monitors(DEMO_MONITORS, origin="demo monitors")
+    monitors = parse_monitors(DEMO_MONITORS, origin="demo monitors").monitors
     poller = Poller(store=store, sources={"replay": source},
                     notifier=Notifier(store=store, gateway=gateway, playbooks=playbooks))
 

@@ -57,7 +57,8 @@ class Incident(BaseModel):
     @property
     def title(self) -> str:
         """A one-line name for people: monitor and the labels that tell series apart."""
-        if not self.labels:
+        labels = {name: value for name, value in self.labels.items() if name != "__name__"}
+        if not labels:
             return self.monitor
-        shown = ", ".join(f"{name}={value}" for name, value in sorted(self.labels.items()))
+        shown = ", ".join(f"{name}={value}" for name, value in sorted(labels.items()))
         return f"{self.monitor} {{{shown}}}"

@@ -1,7 +1,13 @@
 """The monitors file: what to poll, how often, how to judge it and where to post.
 
-A monitors file is YAML with one top-level key, `monitors`, a list such as::
+A monitors file is YAML with a `monitors` list and, optionally, named
+`sources` beyond the ones the environment configures::
 
+    sources:
+      prometheus-eu:
+        type: prometheus
+        url: http://prometheus-eu.internal:9090
+        bearer_token_env: PROMETHEUS_EU_TOKEN   # the secret stays in the environment
     monitors:
       - name: api-cpu
         source: prometheus
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from urllib.parse import urlsplit
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -29,7 +36,7 @@ from bot.durations import parse_duration
 from bot.errors import ConfigError
 from detectors import DETECTOR_NAMES, DetectorSettings
 
-SOURCES = ("prometheus", "datadog", "atlas", "replay")
+SOURCE_TYPES = ("prometheus", "datadog", "atlas", "replay")
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
@@ -45,7 +52,7 @@ class DetectorConfig(BaseModel):
     window: Duration = 300.0
     baseline: Duration = 7 * 86400.0
     baseline_offset: Duration = 0.0
-    threshold: float = Field(default=3.0, gt=0)
+    threshold: float | None = Field(default=None, gt=0)
     lower_threshold: float | None = Field(default=None, gt=0)
     direction: Literal["above", "below", "both"] = "both"
     min_fraction: float = Field(default=0.0, ge=0, le=1)
@@ -76,21 +83,23 @@ class DetectorConfig(BaseModel):
         return name
 
     def to_settings(self) -> DetectorSettings:
-        """Return the detector library's settings for this monitor."""
-        return DetectorSettings(
-            detector=self.name,
-            window=self.window,
-            baseline=self.baseline,
-            baseline_offset=self.baseline_offset,
-            threshold=self.threshold,
-            lower_threshold=self.lower_threshold,
-            direction=self.direction,
-            min_fraction=self.min_fraction,
-            min_samples=self.min_samples,
-            seasonality=self.seasonality,
-            timezone=self.timezone,
-            capacity=self.capacity,
-        )
+        """Return the detector library's settings; unset bounds take the detector's defaults."""
+        overrides: dict[str, object] = {
+            "window": self.window,
+            "baseline": self.baseline,
+            "baseline_offset": self.baseline_offset,
+            "direction": self.direction,
+            "min_fraction": self.min_fraction,
+            "min_samples": self.min_samples,
+            "seasonality": self.seasonality,
+            "timezone": self.timezone,
+            "capacity": self.capacity,
+        }
+        if self.threshold is not None:
+            overrides["threshold"] = self.threshold
+        if self.lower_threshold is not None:
+            overrides["lower_threshold"] = self.lower_threshold
+        return DetectorSettings.for_detector(self.name, **overrides)
 
 
 class Monitor(BaseModel):
@@ -118,13 +127,6 @@ class Monitor(BaseModel):
             )
         return name
 
-    @field_validator("source")
-    @classmethod
-    def _known_source(cls, source: str) -> str:
-        if source not in SOURCES:
-            raise ValueError(f"{source!r} is not a known source; use one of {', '.join(SOURCES)}")
-        return source
-
     @field_validator("interval")
     @classmethod
     def _positive_interval(cls, seconds: float) -> float:
@@ -143,11 +145,39 @@ class Monitor(BaseModel):
         return detector.baseline + detector.baseline_offset + detector.window
 
 
+class SourceConfig(BaseModel):
+    """A named backend declared in the monitors file; secrets come from environment variables."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["prometheus", "datadog", "atlas"]
+    url: str
+    bearer_token_env: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout: Duration | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        parsed = urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(
+                f"{url!r} is not an http(s) URL; write it as http://host:port, "
+                "such as http://prometheus:9090"
+            )
+        try:
+            parsed.port  # noqa: B018 - raises ValueError for a port out of range
+        except ValueError:
+            raise ValueError(f"{url!r} has an invalid port; use a number from 1 to 65535") from None
+        return url.rstrip("/")
+
+
 class MonitorsFile(BaseModel):
     """The whole monitors file."""
 
     model_config = ConfigDict(extra="forbid")
 
+    sources: dict[str, SourceConfig] = Field(default_factory=dict)
     monitors: list[Monitor] = Field(min_length=1)
 
 
@@ -166,7 +196,7 @@ _FIXES = {
 }
 
 
-def load_monitors(path: str | Path) -> list[Monitor]:
+def load_monitors(path: str | Path) -> MonitorsFile:
     """Read and validate a monitors file; raise ConfigError listing every problem."""
     path = Path(path)
     try:
@@ -181,7 +211,7 @@ def load_monitors(path: str | Path) -> list[Monitor]:
     return parse_monitors(text, origin=str(path))
 
 
-def parse_monitors(text: str, *, origin: str = "<monitors>") -> list[Monitor]:
+def parse_monitors(text: str, *, origin: str = "<monitors>") -> MonitorsFile:
     """Validate monitors YAML text; `origin` names it in error messages."""
     try:
         document = yaml.safe_load(text)
@@ -193,10 +223,13 @@ def parse_monitors(text: str, *, origin: str = "<monitors>") -> list[Monitor]:
             origin, ["has no top-level 'monitors:' list; start the file with 'monitors:'"]
         )
 
+    unknown = _unknown_sources(document)
     try:
         parsed = MonitorsFile.model_validate(document)
     except ValidationError as error:
-        raise ConfigError(origin, _describe(error, document)) from None
+        raise ConfigError(origin, _describe(error, document) + unknown) from None
+    if unknown:
+        raise ConfigError(origin, unknown)
 
     duplicates = _duplicate_names(parsed.monitors)
     if duplicates:
@@ -205,7 +238,30 @@ def parse_monitors(text: str, *, origin: str = "<monitors>") -> list[Monitor]:
             [f"monitor {name!r} is defined more than once; give each monitor a unique name"
              for name in duplicates],
         )
-    return parsed.monitors
+    return parsed
+
+
+def _unknown_sources(document: dict[str, Any]) -> list[str]:
+    """Name each monitor whose `source` is neither a source type nor a declared source."""
+    declared = document.get("sources")
+    names = tuple(declared) if isinstance(declared, dict) else ()
+    entries = document.get("monitors")
+    if not isinstance(entries, list):
+        return []
+
+    problems = []
+    for index, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict) or "source" not in entry:
+            continue
+        source = entry["source"]
+        if source in SOURCE_TYPES or source in names:
+            continue
+        where = f"monitor {entry['name']!r} (entry {index})" if entry.get("name") else f"monitor entry {index}"
+        problems.append(
+            f"{where}: field 'source': {source!r} is not a known source; "
+            f"use one of {', '.join(SOURCE_TYPES + names)}"
+        )
+    return problems
 
 
 def _duplicate_names(monitors: list[Monitor]) -> list[str]:
@@ -225,6 +281,8 @@ def _describe(error: ValidationError, document: dict[str, Any]) -> list[str]:
         location = list(item["loc"])
         where = _where(location, document)
         field = ".".join(str(part) for part in location[2:]) or ".".join(map(str, location))
+        if location and location[0] == "sources" and len(location) == 2:
+            field = "type"
         message = _message(item)
         if item["type"] == "missing":
             problems.append(f"{where}: field {field!r} is missing; add it")
@@ -238,6 +296,8 @@ def _describe(error: ValidationError, document: dict[str, Any]) -> list[str]:
 
 
 def _where(location: list[Any], document: dict[str, Any]) -> str:
+    if len(location) >= 2 and location[0] == "sources":
+        return f"source {location[1]!r}"
     if len(location) >= 2 and location[0] == "monitors" and isinstance(location[1], int):
         index = location[1]
         entries = document.get("monitors") or []
@@ -252,6 +312,11 @@ def _message(item: dict[str, Any]) -> str:
     value = item.get("input")
     if item["type"] == "value_error":
         return str(item["ctx"]["error"])
+    if item["type"] in ("greater_than", "greater_than_equal", "less_than_equal"):
+        bound = next(iter(item["ctx"].values()))
+        relation = {"greater_than": "above", "greater_than_equal": "at least",
+                    "less_than_equal": "at most"}[item["type"]]
+        return f"{value!r} is out of range; use a number {relation} {bound}"
     if item["type"] == "literal_error":
         return f"{value!r} is not allowed; use one of {item['ctx']['expected']}"
     fix = _FIXES.get(item["type"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 
 import httpx
@@ -11,7 +12,7 @@ from slack_sdk import WebClient
 
 from bot.analysis import STEP_FIELDS
 from bot.errors import ConfigError
-from bot.monitors import Monitor, load_monitors
+from bot.monitors import Monitor, SourceConfig, load_monitors
 from bot.notifier import Notifier
 from bot.playbooks import Playbook, load_playbooks
 from bot.poller import Poller
@@ -37,9 +38,12 @@ class Runtime:
     poller: Poller
 
 
-def build_sources(settings: Settings) -> dict[str, Source]:
-    """Create a source for every backend whose URL or credentials are set."""
+def build_sources(settings: Settings, declared: dict[str, SourceConfig] | None = None) -> dict[str, Source]:
+    """Create the environment's sources and the ones the monitors file declares."""
     sources: dict[str, Source] = {}
+    for name, config in (declared or {}).items():
+        sources[name] = _declared_source(name, config, settings)
+
     if settings.prometheus_url:
         headers = {}
         auth = None
@@ -55,11 +59,33 @@ def build_sources(settings: Settings) -> dict[str, Source]:
     return sources
 
 
+def _declared_source(name: str, config: SourceConfig, settings: Settings) -> Source:
+    headers = dict(config.headers)
+    if config.bearer_token_env:
+        token = os.environ.get(config.bearer_token_env)
+        if not token:
+            raise ConfigError(str(settings.monitors_file), [
+                f"source {name!r}: field 'bearer_token_env': the variable "
+                f"{config.bearer_token_env} is not set; export it with the token"
+            ])
+        headers["Authorization"] = f"Bearer {token}"
+
+    if config.type != "prometheus":
+        # TODO: Datadog and Atlas sources.
+        raise ConfigError(str(settings.monitors_file), [
+            f"source {name!r}: field 'type': {config.type!r} is not supported yet; use prometheus"
+        ])
+    source = PrometheusSource(config.url, timeout=config.timeout or settings.http_timeout, headers=headers)
+    source.name = name
+    return source
+
+
 def unconfigured_sources(monitors: list[Monitor], sources: dict[str, Source]) -> list[str]:
     """Describe each monitor whose source has no URL or credentials in the environment."""
     return [
         f"monitor {monitor.name!r}: source {monitor.source!r} is not configured; "
-        f"set {monitor.source.upper()}_URL (or its credentials) in the environment"
+        f"set {monitor.source.upper()}_URL (or its credentials) in the environment, "
+        "or declare it under 'sources:' in the monitors file"
         for monitor in monitors
         if monitor.source not in sources
     ]
@@ -68,7 +94,8 @@ def unconfigured_sources(monitors: list[Monitor], sources: dict[str, Source]) ->
 def build_runtime(settings: Settings, *, gateway: Gateway | None = None) -> Runtime:
     """Load monitors and playbooks and connect the store, sources and Slack."""
     playbooks = load_playbooks(settings.playbooks_dir, fields=STEP_FIELDS)
-    monitors = load_monitors(settings.monitors_file)
+    monitors_file = load_monitors(settings.monitors_file)
+    monitors = monitors_file.monitors
     unknown = [m for m in monitors if m.playbook not in playbooks]
     if unknown:
         raise ConfigError(str(settings.monitors_file), [
@@ -77,7 +104,7 @@ def build_runtime(settings: Settings, *, gateway: Gateway | None = None) -> Runt
         ])
 
     store = Store(redis.Redis.from_url(settings.redis_url))
-    sources = build_sources(settings)
+    sources = build_sources(settings, monitors_file.sources)
 
     if gateway is None:
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None

@@ -40,6 +40,7 @@ Detectors (`DETECTOR_NAMES`):
   window)) / stddev_over_time(x[baseline] offset window), for metrics without seasonality.
 """
 
+from detectors._batch import BatchEvaluation, SigmaBank, evaluate_many
 from detectors._engine import evaluate
 from detectors._pvalues import adjust_p_values
 from detectors._results import Anomaly, Evaluation, tier_for
@@ -48,6 +49,9 @@ from detectors._settings import DETECTOR_NAMES, DetectorSettings
 __all__ = [
     "DETECTOR_NAMES",
     "Anomaly",
+    "BatchEvaluation",
+    "SigmaBank",
+    "evaluate_many",
     "DetectorSettings",
     "Evaluation",
     "adjust_p_values",

@@ -11,12 +11,13 @@ equal width in the baseline is the null sample for the p-value.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from detectors._classify import current_run, describe
-from detectors._pvalues import null_p_value
+from detectors._pvalues import NullDistribution, null_p_value
 from detectors._results import Evaluation, skipped, tier_for
 from detectors._series import SeriesSplit, rolling_means
 from detectors._settings import DetectorSettings
@@ -28,22 +29,31 @@ MIN_RELATIVE_SCALE = 1e-9
 # every k-th window end is used, which bounds memory and time.
 MAX_QUANTILE_CELLS = 4_000_000
 
+# How far back before `now` an anomalous run is traced, in seconds. A longer run is reported
+# as starting this long ago.
+RUN_LOOKBACK = 86400.0
+
 
 @dataclass(frozen=True)
 class LevelModel:
-    """Baseline expectation and scale fitted by one level detector.
+    """Baseline expectation, scale and null distributions fitted by one level detector.
 
-    `expected` has one value per point of the split (baseline, window and the points between),
-    in the metric's units. `upper_bound` and `lower_bound` are distances in sigma (both
-    positive) beyond which the window counts as anomalous.
+    `expected_at(times)` returns the expectation in the metric's units at any time.
+    `upper_bound` and `lower_bound` are distances in sigma (both positive) beyond which the
+    window counts as anomalous. `null_mean` is the distribution of the window-mean residual
+    over the baseline. `null_high` and `null_low` are those of the window's (1 - min_fraction)
+    and min_fraction quantiles, set only when min_fraction > 0.
     """
 
-    expected: np.ndarray
+    expected_at: Callable[[np.ndarray], np.ndarray]
     scale: float
     upper_bound: float
     lower_bound: float
     baseline_mean: float
     baseline_std: float
+    null_mean: NullDistribution
+    null_high: NullDistribution | None = None
+    null_low: NullDistribution | None = None
     details: dict[str, float | str] = field(default_factory=dict)
 
 
@@ -60,13 +70,78 @@ def baseline_moments(split: SeriesSplit) -> tuple[float, float]:
     return float(np.mean(values)), float(np.std(values))
 
 
-def check_history(split: SeriesSplit, settings: DetectorSettings, *, name: str) -> Evaluation | None:
+def check_history(
+    split: SeriesSplit, settings: DetectorSettings, *, name: str
+) -> Evaluation | None:
     """Return a skipped evaluation when the split has no window data or too little baseline."""
     if split.window_values.size == 0:
         return skipped(reason="no data", detector=name, now=split.now)
     if split.baseline_values.size < settings.min_samples:
         return skipped(reason="insufficient history", detector=name, now=split.now)
     return None
+
+
+def no_variance(split: SeriesSplit, *, name: str) -> Evaluation:
+    """Return the skipped evaluation of a flat baseline."""
+    mean, std = baseline_moments(split)
+    return skipped(
+        reason="no variance", detector=name, now=split.now, baseline_mean=mean, baseline_std=std
+    )
+
+
+def build_level_model(
+    split: SeriesSplit,
+    settings: DetectorSettings,
+    *,
+    expected_at: Callable[[np.ndarray], np.ndarray],
+    scale: float,
+    baseline_residuals: np.ndarray,
+    upper_bound: float,
+    lower_bound: float,
+    details: dict[str, float | str] | None = None,
+) -> LevelModel:
+    """Compute the null distributions of the window statistic and assemble the model.
+
+    `baseline_residuals` are the baseline's values minus their expectation, in the metric's
+    units. Detectors whose expectation is fitted on the baseline itself should pass residuals
+    that leave each point's own cycle out, so they are as large as out-of-sample ones.
+    """
+    standardised = baseline_residuals / scale
+    min_points = _min_window_points(split.baseline_times, settings.window)
+    null_mean = NullDistribution(
+        rolling_means(
+            split.baseline_times,
+            standardised,
+            width=settings.window,
+            earliest_start=split.baseline_start,
+            min_points=min_points,
+        )
+    )
+    null_high = null_low = None
+    if settings.min_fraction > 0.0:
+        high, low = _rolling_quantiles(
+            split.baseline_times,
+            standardised,
+            width=settings.window,
+            earliest_start=split.baseline_start,
+            min_points=min_points,
+            fraction=settings.min_fraction,
+        )
+        null_high = NullDistribution(high)
+        null_low = NullDistribution(low)
+    mean, std = baseline_moments(split)
+    return LevelModel(
+        expected_at=expected_at,
+        scale=scale,
+        upper_bound=upper_bound,
+        lower_bound=lower_bound,
+        baseline_mean=mean,
+        baseline_std=std,
+        null_mean=null_mean,
+        null_high=null_high,
+        null_low=null_low,
+        details=dict(details or {}),
+    )
 
 
 def evaluate_level(
@@ -81,29 +156,37 @@ def evaluate_level(
 
     `direction` overrides `settings.direction` for detectors that test one side only.
     A deviation beyond the upper bound is a "spike" and one beyond the lower bound a "drop".
-    Either is an anomaly only when its tier is not "low".
+    Either is an anomaly only when its tier is not "low". The model may come from an earlier
+    baseline, as long as `split` covers the current window.
     """
     direction = direction or settings.direction
-    residuals = (split.values - model.expected) / model.scale
-    window = residuals[split.window]
-    window_values = split.window_values
+    recent = slice(
+        int(np.searchsorted(split.times, split.now - RUN_LOOKBACK, side="right")), split.times.size
+    )
+    recent_times = split.times[recent]
+    recent_expected = model.expected_at(recent_times)
+    residuals = (split.values[recent] - recent_expected) / model.scale
+    in_window = recent_times > split.window_start
+    window = residuals[in_window]
 
-    current = float(np.mean(window_values))
-    expected = float(np.mean(model.expected[split.window]))
+    current = float(np.mean(split.window_values))
+    expected = float(np.mean(recent_expected[in_window]))
     deviation = float(np.mean(window))
-    p_value = _window_p_value(split, settings, residuals, deviation, direction)
+    p_value = _window_p_value(settings, model, window, deviation, direction)
     tier = tier_for(p_value)
 
     side = _crossed_side(window, deviation, model, settings.min_fraction, direction)
     anomaly = None
     if side is not None and tier != "low":
-        excess = residuals > model.upper_bound if side == "above" else residuals < -model.lower_bound
-        run = current_run(split.times, excess, window_start=split.window_start, now=split.now)
+        excess = (
+            residuals > model.upper_bound if side == "above" else residuals < -model.lower_bound
+        )
+        run = current_run(recent_times, excess, window_start=split.window_start, now=split.now)
         if run is not None:
             details: dict[str, float | str] = {
                 **model.details,
                 "baseline_points": float(split.baseline_values.size),
-                "window_points": float(window_values.size),
+                "window_points": float(window.size),
                 "bound": model.upper_bound if side == "above" else -model.lower_bound,
             }
             anomaly = describe(
@@ -131,6 +214,16 @@ def evaluate_level(
     )
 
 
+def _min_window_points(times: np.ndarray, width: float) -> int:
+    """Return how many points a null window needs: half of what the sampling step gives."""
+    if times.size < 2:
+        return 1
+    step = float(np.median(np.diff(times)))
+    if step <= 0.0:
+        return 1
+    return max(1, math.ceil(0.5 * width / step))
+
+
 def _crossed_side(
     window: np.ndarray, deviation: float, model: LevelModel, min_fraction: float, direction: str
 ) -> str | None:
@@ -152,42 +245,21 @@ def _crossed_side(
 
 
 def _window_p_value(
-    split: SeriesSplit,
     settings: DetectorSettings,
-    residuals: np.ndarray,
+    model: LevelModel,
+    window: np.ndarray,
     deviation: float,
     direction: str,
 ) -> float:
     """Return the p-value of the window statistic against the baseline's windows."""
-    window_points = split.window_values.size
-    min_points = max(1, math.ceil(window_points / 2))
-    baseline_times = split.baseline_times
-    baseline_residuals = residuals[split.baseline]
+    if model.null_high is None or model.null_low is None:
+        return null_p_value(model.null_mean, deviation, deviation=deviation, direction=direction)
 
-    if settings.min_fraction <= 0.0:
-        null = rolling_means(
-            baseline_times,
-            baseline_residuals,
-            width=settings.window,
-            earliest_start=split.baseline_start,
-            min_points=min_points,
-        )
-        return null_p_value(null, deviation, deviation=deviation, direction=direction)
-
-    window = residuals[split.window]
     fraction = settings.min_fraction
-    upper_stat = float(np.quantile(window, 1.0 - fraction))
-    lower_stat = float(np.quantile(window, fraction))
-    upper_null, lower_null = _rolling_quantiles(
-        baseline_times,
-        baseline_residuals,
-        width=settings.window,
-        earliest_start=split.baseline_start,
-        min_points=min_points,
-        fraction=fraction,
-    )
-    upper_p = null_p_value(upper_null, upper_stat, deviation=upper_stat, direction="above")
-    lower_p = null_p_value(-lower_null, -lower_stat, deviation=-lower_stat, direction="above")
+    high = float(np.quantile(window, 1.0 - fraction))
+    low = float(np.quantile(window, fraction))
+    upper_p = null_p_value(model.null_high, high, deviation=high, direction="above")
+    lower_p = null_p_value(model.null_low, low, deviation=low, direction="below")
     if direction == "above":
         return upper_p
     if direction == "below":
@@ -226,9 +298,13 @@ def _rolling_quantiles(
     # One row per window, padded with NaN to the longest window.
     offsets = np.arange(longest)
     index = starts[:, None] + offsets[None, :]
-    padded = np.where(offsets[None, :] < counts[:, None], values[np.minimum(index, ends[:, None])], np.nan)
+    padded = np.where(
+        offsets[None, :] < counts[:, None], values[np.minimum(index, ends[:, None])], np.nan
+    )
     ordered = np.sort(padded, axis=1)
-    return _sorted_quantile(ordered, counts, 1.0 - fraction), _sorted_quantile(ordered, counts, fraction)
+    return _sorted_quantile(ordered, counts, 1.0 - fraction), _sorted_quantile(
+        ordered, counts, fraction
+    )
 
 
 def _sorted_quantile(ordered: np.ndarray, counts: np.ndarray, quantile: float) -> np.ndarray:

@@ -21,9 +21,9 @@ distribution with that variance, so this fallback is conservative.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 MIN_NULL_SAMPLE = 30
 TAIL_FRACTION = 0.05
@@ -31,40 +31,55 @@ MIN_TAIL_EXCEEDANCES = 10
 MAX_TAIL_SHAPE = 0.5
 
 
-def upper_tail_p(null: np.ndarray, observed: float) -> float:
-    """Return P(null >= observed), estimated from the null sample with a fitted tail."""
-    size = null.size
-    exceeding = int(np.count_nonzero(null >= observed))
-    empirical = (1.0 + exceeding) / (1.0 + size)
+@dataclass(frozen=True)
+class _Tail:
+    """Generalised Pareto fit to the largest values of a sample, above `threshold`."""
 
-    tail_size = max(MIN_TAIL_EXCEEDANCES, int(math.ceil(TAIL_FRACTION * size)))
-    if size < 2 * tail_size or exceeding >= tail_size:
-        return empirical
-
-    # Threshold u is the (tail_size + 1)-th largest value, the exceedances are the values above.
-    ordered = np.partition(null, size - tail_size - 1)
-    threshold = float(ordered[size - tail_size - 1])
-    excess = np.sort(ordered[size - tail_size :]) - threshold
-    shape, scale = _fit_generalised_pareto(excess)
-    if scale <= 0.0:
-        return empirical
-    tail = float(stats.genpareto.sf(observed - threshold, shape, scale=scale))
-    return tail_size / (1.0 + size) * tail
+    threshold: float
+    shape: float
+    scale: float
+    probability: float  # share of the sample above `threshold`, as (tail size) / (1 + N)
 
 
-def directional_p(null: np.ndarray, observed: float, direction: str) -> float:
-    """Return the p-value of `observed` against `null` for "above", "below" or "both".
+class NullDistribution:
+    """Distribution of a window statistic over the baseline, for p-values of new windows.
 
-    "both" is the two-sided p-value 2 * min(upper, lower), capped at 1, which stays valid
-    when the null distribution is skewed.
+    Built once per baseline, then queried for any number of observed statistics.
     """
-    if direction == "above":
-        return upper_tail_p(null, observed)
-    if direction == "below":
-        return upper_tail_p(-null, -observed)
-    upper = upper_tail_p(null, observed)
-    lower = upper_tail_p(-null, -observed)
-    return min(1.0, 2.0 * min(upper, lower))
+
+    def __init__(self, sample: np.ndarray) -> None:
+        finite = np.asarray(sample, dtype=np.float64)
+        self.sorted = np.sort(finite[np.isfinite(finite)])
+        self.size = int(self.sorted.size)
+        self._upper = _fit_tail(self.sorted)
+        self._lower = _fit_tail(-self.sorted[::-1])
+
+    @property
+    def is_usable(self) -> bool:
+        """True when the sample is large enough for an empirical p-value."""
+        return self.size >= MIN_NULL_SAMPLE
+
+    def upper_p(self, observed: float) -> float:
+        """Return P(statistic >= observed)."""
+        exceeding = self.size - int(np.searchsorted(self.sorted, observed, side="left"))
+        return _tail_p(self._upper, exceeding, self.size, observed)
+
+    def lower_p(self, observed: float) -> float:
+        """Return P(statistic <= observed)."""
+        exceeding = int(np.searchsorted(self.sorted, observed, side="right"))
+        return _tail_p(self._lower, exceeding, self.size, -observed)
+
+    def p_value(self, observed: float, direction: str) -> float:
+        """Return the p-value for "above", "below" or "both".
+
+        "both" is the two-sided p-value 2 * min(upper, lower), capped at 1, which stays valid
+        when the null distribution is skewed.
+        """
+        if direction == "above":
+            return self.upper_p(observed)
+        if direction == "below":
+            return self.lower_p(observed)
+        return min(1.0, 2.0 * min(self.upper_p(observed), self.lower_p(observed)))
 
 
 def cantelli_p(deviation: float, direction: str) -> float:
@@ -80,11 +95,55 @@ def cantelli_p(deviation: float, direction: str) -> float:
     return 1.0 if signed <= 0.0 else 1.0 / (1.0 + signed * signed)
 
 
-def null_p_value(null: np.ndarray, observed: float, *, deviation: float, direction: str) -> float:
-    """Return the p-value of `observed`, from the null sample when it is large enough."""
-    if null.size >= MIN_NULL_SAMPLE:
-        return directional_p(null, observed, direction)
+def null_p_value(
+    null: NullDistribution, observed: float, *, deviation: float, direction: str
+) -> float:
+    """Return the p-value of `observed`, from the null sample when it is large enough.
+
+    `deviation` is the same observation in baseline sigma, for the Cantelli fallback.
+    """
+    if null.is_usable:
+        return null.p_value(observed, direction)
     return cantelli_p(deviation, direction)
+
+
+def _tail_size(size: int) -> int:
+    return max(MIN_TAIL_EXCEEDANCES, int(math.ceil(TAIL_FRACTION * size)))
+
+
+def _fit_tail(ascending: np.ndarray) -> _Tail | None:
+    """Fit the upper tail of an ascending sample, or return None when it is too small."""
+    size = ascending.size
+    tail_size = _tail_size(size)
+    if size < 2 * tail_size:
+        return None
+    # The threshold is the (tail_size + 1)-th largest value, the exceedances the values above.
+    threshold = float(ascending[size - tail_size - 1])
+    excess = ascending[size - tail_size :] - threshold
+    shape, scale = fit_generalised_pareto(excess)
+    if scale <= 0.0:
+        return None
+    return _Tail(threshold, shape, scale, tail_size / (1.0 + size))
+
+
+def _tail_p(tail: _Tail | None, exceeding: int, size: int, observed: float) -> float:
+    """Return the empirical p-value, or the fitted tail's beyond the tail threshold.
+
+    `observed` is on the tail's side: negated for the lower tail.
+    """
+    empirical = (1.0 + exceeding) / (1.0 + size)
+    if tail is None or exceeding >= _tail_size(size):
+        return empirical
+    return tail.probability * pareto_survival(observed - tail.threshold, tail.shape, tail.scale)
+
+
+def pareto_survival(excess: float, shape: float, scale: float) -> float:
+    """Return P(Y > excess) for Y ~ scipy.stats.genpareto(shape, scale=scale), shape >= 0."""
+    if excess <= 0.0:
+        return 1.0
+    if shape == 0.0:
+        return math.exp(-excess / scale)
+    return (1.0 + shape * excess / scale) ** (-1.0 / shape)
 
 
 def adjust_p_values(p_values: np.ndarray) -> np.ndarray:
@@ -110,7 +169,7 @@ def adjust_p_values(p_values: np.ndarray) -> np.ndarray:
     return adjusted.reshape(raw.shape)
 
 
-def _fit_generalised_pareto(excess: np.ndarray) -> tuple[float, float]:
+def fit_generalised_pareto(excess: np.ndarray) -> tuple[float, float]:
     """Fit shape and scale to ascending exceedances by probability-weighted moments.
 
     Hosking and Wallis (1987), "Parameter and quantile estimation for the generalized Pareto

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -92,6 +92,35 @@ def split_series(
     )
 
 
+def limit_baseline(split: SeriesSplit, limit: float) -> SeriesSplit:
+    """Return the split with its baseline cut to its last `limit` seconds."""
+    if split.baseline_end - split.baseline_start <= limit:
+        return split
+    start = split.baseline_end - limit
+    first = int(np.searchsorted(split.times, start, side="left"))
+    return replace(split, baseline=slice(first, split.baseline.stop), baseline_start=start)
+
+
+def interval_means(
+    times: np.ndarray, values: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the mean and point count of `values` in each interval (starts[i], ends[i]].
+
+    An interval without points gets mean 0 and count 0.
+    """
+    if times.size == 0:
+        return np.zeros(starts.shape), np.zeros(starts.shape, dtype=np.int64)
+    # Centring first keeps the differences of the cumulative sum precise on large values.
+    centre = float(np.mean(values))
+    cumulative = np.concatenate(([0.0], np.cumsum(values - centre)))
+    first = np.searchsorted(times, starts, side="right")
+    stop = np.searchsorted(times, ends, side="right")
+    counts = stop - first
+    sums = cumulative[stop] - cumulative[first]
+    means = np.divide(sums, counts, out=np.zeros(counts.shape), where=counts > 0) + centre
+    return np.where(counts > 0, means, 0.0), counts
+
+
 def rolling_means(
     times: np.ndarray, values: np.ndarray, *, width: float, earliest_start: float, min_points: int
 ) -> np.ndarray:
@@ -100,17 +129,6 @@ def rolling_means(
     One window ends at each point. Windows with fewer than `min_points` points are left out,
     so a window in a gap does not stand for a full one. Returns an empty array when none fit.
     """
-    if times.size == 0:
-        return np.empty(0)
-    # Centring first keeps the differences of the cumulative sum precise on large values.
-    centre = float(np.mean(values))
-    cumulative = np.concatenate(([0.0], np.cumsum(values - centre)))
-    ends = np.arange(1, times.size + 1)
-    starts = np.searchsorted(times, times - width, side="right")
-    counts = ends - starts
+    means, counts = interval_means(times, values, times - width, times)
     usable = (times - width >= earliest_start) & (counts >= max(1, min_points))
-    if not np.any(usable):
-        return np.empty(0)
-    ends = ends[usable]
-    starts = starts[usable]
-    return centre + (cumulative[ends] - cumulative[starts]) / (ends - starts)
+    return means[usable]

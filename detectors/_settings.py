@@ -7,15 +7,39 @@ from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # Detectors implemented in this package, then the Datadog-style aliases that map onto them.
-DETECTOR_NAMES: tuple[str, ...] = ("sigma",)
+DETECTOR_NAMES: tuple[str, ...] = (
+    "sigma",
+    "mad",
+    "iqr",
+    "seasonal",
+    "trend",
+    "oscillation",
+    "drop",
+    "basic",
+    "agile",
+    "robust",
+    "adaptive",
+)
 
 DIRECTIONS = ("above", "below", "both")
 SEASONALITIES = ("auto", "daily", "weekly", "none")
 
 # Bound that each detector uses when built with `DetectorSettings.for_detector`: sigma for the
 # mean-based detectors, k times the MAD scale for `mad`, k times the IQR for `iqr`.
-DEFAULT_THRESHOLDS: dict[str, float] = {"sigma": 3.0}
-DEFAULT_LOWER_THRESHOLDS: dict[str, float] = {}
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    "sigma": 3.0,
+    "mad": 2.5,
+    "iqr": 1.5,
+    "seasonal": 3.0,
+    "trend": 3.0,
+    "oscillation": 3.0,
+    "drop": 3.0,
+    "basic": 1.5,
+    "agile": 3.0,
+    "robust": 3.0,
+    "adaptive": 2.5,
+}
+DEFAULT_LOWER_THRESHOLDS: dict[str, float] = {"drop": 2.0}
 
 
 @dataclass(frozen=True)
@@ -65,8 +89,10 @@ class DetectorSettings:
                 f"invalid min_fraction {self.min_fraction!r}: use a fraction between 0 and 1 "
                 "(0 = test the window mean)"
             )
-        if isinstance(self.min_samples, bool) or not isinstance(self.min_samples, int) or (
-            self.min_samples < 1
+        if (
+            isinstance(self.min_samples, bool)
+            or not isinstance(self.min_samples, int)
+            or (self.min_samples < 1)
         ):
             raise ValueError(
                 f"invalid min_samples {self.min_samples!r}: use a whole number of points >= 1"

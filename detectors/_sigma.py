@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from detectors._level import LevelModel, baseline_moments, check_history, evaluate_level, is_flat
-from detectors._results import Evaluation, skipped
+from detectors._level import LevelModel, baseline_moments, build_level_model, is_flat
 from detectors._series import SeriesSplit
 from detectors._settings import DetectorSettings
 
@@ -22,25 +21,12 @@ def fit_sigma(split: SeriesSplit, settings: DetectorSettings) -> LevelModel | No
     mean, std = baseline_moments(split)
     if is_flat(std, mean):
         return None
-    return LevelModel(
-        expected=np.full(split.values.size, mean),
+    return build_level_model(
+        split,
+        settings,
+        expected_at=lambda times: np.full(times.shape, mean),
         scale=std,
+        baseline_residuals=split.baseline_values - mean,
         upper_bound=settings.threshold,
         lower_bound=settings.lower_bound,
-        baseline_mean=mean,
-        baseline_std=std,
     )
-
-
-def evaluate_sigma(split: SeriesSplit, settings: DetectorSettings, *, name: str) -> Evaluation:
-    """Evaluate the split with the sigma detector; see the module docstring."""
-    early = check_history(split, settings, name=name)
-    if early is not None:
-        return early
-    model = fit_sigma(split, settings)
-    if model is None:
-        mean, std = baseline_moments(split)
-        return skipped(
-            reason="no variance", detector=name, now=split.now, baseline_mean=mean, baseline_std=std
-        )
-    return evaluate_level(split, settings, model, name=name)

@@ -44,6 +44,10 @@ class Source(Protocol):
         """
         ...
 
+    def probe(self) -> None:
+        """Raise SourceError unless the backend answers."""
+        ...
+
 
 def label_key(labels: Mapping[str, str]) -> str:
     """Return a stable text key for a label set (sorted JSON)."""

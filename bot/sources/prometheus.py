@@ -54,6 +54,10 @@ class PrometheusSource:
     def close(self) -> None:
         self._client.close()
 
+    def probe(self) -> None:
+        """Check that the server answers its API; raise SourceError if not."""
+        self._get("/api/v1/status/buildinfo", {}, "")
+
     def fetch(self, query: str, *, start: float, end: float, step: float) -> list[Series]:
         """Return the series of a range query on [start, end], merged across chunks."""
         if step <= 0:

@@ -32,6 +32,9 @@ class ReplaySource:
         series = Series(dict(labels or {}), np.asarray(timestamps, float), np.asarray(values, float))
         self._series.setdefault(query, []).append(series)
 
+    def probe(self) -> None:
+        """A replay source is always reachable."""
+
     def fetch(self, query: str, *, start: float, end: float, step: float) -> list[Series]:
         found = []
         for stored in self._series.get(query, []):

@@ -2,9 +2,9 @@ import math
 
 import numpy as np
 import pytest
+from detector_series import MINUTE, noise_series, shifted
 
 from detectors import DetectorSettings, evaluate, tier_for
-from detector_series import MINUTE, noise_series, shifted
 
 
 def test_spike_is_high_tier_anomaly():
@@ -239,8 +239,15 @@ def test_mismatched_lengths_rejected():
 
 @pytest.mark.parametrize(
     ("p_value", "tier"),
-    [(0.0, "high"), (0.0099, "high"), (0.01, "medium"), (0.049, "medium"), (0.05, "low"),
-     (1.0, "low"), (float("nan"), "low")],
+    [
+        (0.0, "high"),
+        (0.0099, "high"),
+        (0.01, "medium"),
+        (0.049, "medium"),
+        (0.05, "low"),
+        (1.0, "low"),
+        (float("nan"), "low"),
+    ],
 )
 def test_tier_for_boundaries(p_value, tier):
     assert tier_for(p_value) == tier
@@ -248,9 +255,18 @@ def test_tier_for_boundaries(p_value, tier):
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("detector", "nope"), ("window", 0.0), ("threshold", -1.0), ("direction", "up"),
-     ("min_fraction", 1.5), ("min_samples", 0), ("seasonality", "hourly"),
-     ("timezone", "Mars/Olympus"), ("baseline_offset", -1.0), ("capacity", float("inf"))],
+    [
+        ("detector", "nope"),
+        ("window", 0.0),
+        ("threshold", -1.0),
+        ("direction", "up"),
+        ("min_fraction", 1.5),
+        ("min_samples", 0),
+        ("seasonality", "hourly"),
+        ("timezone", "Mars/Olympus"),
+        ("baseline_offset", -1.0),
+        ("capacity", float("inf")),
+    ],
 )
 def test_invalid_settings_rejected(field, value):
     with pytest.raises(ValueError, match=field.split("_")[0]):

@@ -1,7 +1,7 @@
-"""The error that method handlers raise to answer `{"ok": false, "error": ...}`.
+"""The error that method handlers raise to return `{"ok": false, "error": ...}`.
 
 Slack reports API errors in the body of an HTTP 200 response. Rate limiting is the
-exception: it answers HTTP 429, which the server builds itself. A handler raises
+exception: it responds with HTTP 429, which the server builds itself. A handler raises
 `ApiError` with the documented error code, and the server turns it into the body.
 Extra fields, such as the `errors` list of `invalid_blocks`, travel in `fields`.
 """
@@ -27,7 +27,7 @@ class ApiError(Exception):
 def missing_argument(name: str) -> ApiError:
     """Build the error for a required argument that the request left out.
 
-    Slack answers `invalid_arguments` and names the field in `response_metadata`. An
+    Slack returns `invalid_arguments` and names the field in `response_metadata`. An
     argument that is present but empty or unknown gets the method's own error instead,
     such as `channel_not_found`.
     """

@@ -65,14 +65,14 @@ MARKDOWN_TEXT_MAX_CHARS = 12000
 
 # https://api.slack.com/changelog/2018-04-truncating-really-long-messages: Slack cuts
 # the `text` of a posted message to 40,000 characters, still posts it, and returns the
-# `message_truncated` warning. It does not answer `msg_too_long` at that length.
+# `message_truncated` warning. It does not return `msg_too_long` at that length.
 MESSAGE_TEXT_MAX_CHARS = 40000
 MESSAGE_TRUNCATED_WARNING = "message_truncated"
 MESSAGE_TRUNCATED_MESSAGE = (
     "[WARN] Your message was truncated but still posted. "
     "The `text` field accepts up to 40,000 characters."
 )
-# NOTE: the limit at which Slack answers `msg_too_long` is not documented, so the
+# NOTE: the limit at which Slack returns `msg_too_long` is not documented, so the
 # emulator never returns it on its own. Use `SlackEmulator.fail_next` to test it.
 
 # The `too_many_attachments` error of chat.postMessage: "A maximum of 100 attachments
@@ -317,7 +317,7 @@ class _Checker:
         for index, child in enumerate(children or []):
             child_pointer = f"{pointer}/elements/{index}"
             if container["type"] == "rich_text_list":
-                # A list holds sections, one per bullet.
+                # A list contains sections, one per bullet.
                 self.rich_text_container(child, child_pointer)
             else:
                 self.rich_text_element(child, child_pointer)
@@ -360,14 +360,12 @@ class _Checker:
     def image_element(self, element: dict[str, Any], pointer: str) -> None:
         # The image element page documents no length limit for alt_text, unlike the
         # image block: https://docs.slack.dev/reference/block-kit/block-elements/image-element
-        if self.required(element, "alt_text", pointer) and not isinstance(
-            element["alt_text"], str
-        ):
+        if self.required(element, "alt_text", pointer) and not isinstance(element["alt_text"], str):
             self.fail("must be a string", f"{pointer}/alt_text")
         self.image_source(element, pointer)
 
     def image_source(self, image: dict[str, Any], pointer: str) -> None:
-        """Require exactly one of `image_url` and `slack_file`, as the image pages say."""
+        """Require exactly one of `image_url` and `slack_file`, as both image pages do."""
         has_url = "image_url" in image
         has_file = "slack_file" in image
         if has_url == has_file:
