@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from urllib.parse import urlsplit
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator

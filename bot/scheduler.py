@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -50,5 +51,6 @@ def schedule_monitors(scheduler: BaseScheduler, poller: Poller, monitors: Sequen
             coalesce=True,
             misfire_grace_time=max(1, int(monitor.interval)),
             replace_existing=True,
+            next_run_time=datetime.now(UTC),
         )
         log.info("scheduled monitor %s every %.0fs", monitor.name, monitor.interval)

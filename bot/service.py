@@ -29,7 +29,6 @@ def create_web(settings: Settings | None = None, runtime: Runtime | None = None)
         client = WebClient(token=settings.slack_bot_token.get_secret_value(),
                            base_url=settings.slack_api_url)
         slack_app = build_app(
-            token=settings.slack_bot_token.get_secret_value(),
             signing_secret=settings.slack_signing_secret.get_secret_value(),
             client=client, store=runtime.store,
         )

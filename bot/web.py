@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
 
+from bot import telemetry  # noqa: F401 - registers the bot's metrics for /metrics
 from bot.store import Store
 
 log = logging.getLogger(__name__)

@@ -254,7 +254,9 @@ class SigmaBank:
         direction = settings.direction
         above = usable & (direction != "below") & (deviation > settings.threshold)
         below = usable & (direction != "above") & (deviation < -settings.lower_bound)
-        tier = np.where(p_value < HIGH_TIER_P, "high", np.where(p_value < MEDIUM_TIER_P, "medium", "low"))
+        tier = np.where(
+            p_value < HIGH_TIER_P, "high", np.where(p_value < MEDIUM_TIER_P, "medium", "low")
+        )
         anomalous = (above | below) & (tier != "low")
 
         status = np.where(anomalous, "anomaly", np.where(usable, "normal", "skipped"))
@@ -291,7 +293,9 @@ class SigmaBank:
             return [slice(first, last + 1)]
         return [slice(first, self.span), slice(0, last + 1)]
 
-    def _p_values(self, observed: np.ndarray, deviation: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    def _p_values(
+        self, observed: np.ndarray, deviation: np.ndarray, rows: np.ndarray
+    ) -> np.ndarray:
         """Return the empirical p-value of each usable row's window mean."""
         pieces = self._null_slices()
         direction = self.settings.direction

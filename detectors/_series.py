@@ -69,9 +69,17 @@ def split_series(
     """
     times, points = as_series(timestamps, values)
     keep = np.isfinite(points) & np.isfinite(times) & (times <= now)
-    times = times[keep]
-    points = points[keep]
+    return split_clean(times[keep], points[keep], now=now, settings=settings)
 
+
+def split_clean(
+    times: np.ndarray, points: np.ndarray, *, now: float, settings: DetectorSettings
+) -> SeriesSplit:
+    """Locate the alert window and the baseline in arrays that are already clean.
+
+    `times` must be ascending and every point finite with timestamp <= now, as
+    `split_series` leaves them. The split keeps views of the arrays, not copies.
+    """
     window_start = now - settings.window
     baseline_end = window_start - settings.baseline_offset
     baseline_start = baseline_end - settings.baseline

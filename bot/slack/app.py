@@ -19,10 +19,12 @@ HELP = """\
 Example: `/anomaly status`"""
 
 
-def build_app(*, token: str, signing_secret: str, client: WebClient, store: Store) -> App:
-    """Create the Bolt app; Bolt verifies every request's signature and timestamp."""
+def build_app(*, signing_secret: str, client: WebClient, store: Store) -> App:
+    """Create the Bolt app; Bolt verifies every request's signature and timestamp.
+
+    `client` carries the bot token and the Web API base URL.
+    """
     app = App(
-        token=token,
         signing_secret=signing_secret,
         client=client,
         token_verification_enabled=False,

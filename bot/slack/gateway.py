@@ -75,7 +75,7 @@ class WebGateway:
             if error.error != "not_in_channel":
                 raise
             log.warning("not in channel %s; joining it and posting again", channel)
-            self._call("conversations.join", channel, {"channel": channel})
+            self._call("conversations.join", channel, {"channel": self.channel_id(channel)})
             response = self._call("chat.postMessage", channel, arguments)
         return response["channel"], response["ts"]
 

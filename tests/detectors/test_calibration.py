@@ -1,4 +1,4 @@
-"""On anomaly-free, autocorrelated, heavy-tailed data, p < 0.01 should occur about 1% of the time."""
+"""On anomaly-free, autocorrelated, heavy-tailed data, about 1% of p-values fall below 0.01."""
 
 import numpy as np
 import pytest
@@ -14,9 +14,7 @@ def collect_p_values(name: str, *, series: int, evaluations: int, daily_amplitud
     settings = DetectorSettings.for_detector(name, baseline=4 * DAY)
     p_values = []
     for seed in range(series):
-        times, values = autocorrelated_series(
-            days=5.0, seed=seed, daily_amplitude=daily_amplitude
-        )
+        times, values = autocorrelated_series(days=5.0, seed=seed, daily_amplitude=daily_amplitude)
         first = int(4 * DAY / MINUTE)
         for step in range(evaluations):
             now = times[first + step * EVALUATION_SPACING]
@@ -29,7 +27,9 @@ def collect_p_values(name: str, *, series: int, evaluations: int, daily_amplitud
     [("sigma", 40, 0.0), ("mad", 40, 0.0), ("seasonal", 20, 10.0)],
 )
 def test_p_values_calibrated(name, series, daily_amplitude):
-    p_values = collect_p_values(name, series=series, evaluations=40, daily_amplitude=daily_amplitude)
+    p_values = collect_p_values(
+        name, series=series, evaluations=40, daily_amplitude=daily_amplitude
+    )
 
     high_share = float(np.mean(p_values < 0.01))
     medium_share = float(np.mean(p_values < 0.05))

@@ -204,7 +204,9 @@ def test_trend_reports_slope_and_capacity():
     details = result.anomaly.details
     assert details["slope_per_hour"] == pytest.approx(15.0, rel=0.4)
     remaining = 200.0 - details["level"]
-    assert details["time_to_capacity"] == pytest.approx(remaining / details["slope_per_hour"] * 3600)
+    assert details["time_to_capacity"] == pytest.approx(
+        remaining / details["slope_per_hour"] * 3600
+    )
 
 
 def test_trend_quiet_on_seasonal_noise():

@@ -158,7 +158,7 @@ class _Checker:
     def fail(self, message: str, pointer: str) -> None:
         self.errors.append(f"{message} [json-pointer:{pointer}]")
 
-    # Generic constraints, worded as Slack words them.
+    # Generic constraints. Length and count messages copy Slack's wording.
 
     def max_chars(self, value: Any, limit: int, pointer: str) -> None:
         if not isinstance(value, str):

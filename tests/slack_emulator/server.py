@@ -26,23 +26,23 @@ contacts another host.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import limits
 from .errors import ApiError
 from .faults import FaultPlan, RateLimited
-from .http_body import RequestArguments, parse_arguments, parse_multipart
+from .http_body import RequestArguments, parse_arguments
+from .http_reply import Reply
 from .methods import METHODS, ApiCall, Args
-from .methods.files import download_path
+from .response_urls import receive_post
 from .state import ResponseUrl, ResponseUrlPost, UploadedFile, Workspace
+from .uploads import read_download, store_upload
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,6 @@ SERVER_STOP_TIMEOUT_SECONDS = 5.0
 # How often the serving thread checks for stop(), in seconds. stop() waits up to this
 # long, and tests start and stop many emulators.
 SHUTDOWN_POLL_SECONDS = 0.01
-JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 
 
 @dataclass(frozen=True)
@@ -76,29 +75,6 @@ class RecordedCall:
     @property
     def error(self) -> str | None:
         return self.response.get("error")
-
-
-@dataclass
-class _Reply:
-    """What the HTTP handler writes back."""
-
-    status: int
-    body: bytes
-    content_type: str = JSON_CONTENT_TYPE
-    headers: dict[str, str] = field(default_factory=dict)
-    # The decoded JSON body, kept for the call record.
-    payload: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def json(
-        cls, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
-    ) -> _Reply:
-        body = json.dumps(payload).encode("utf-8")
-        return cls(status, body, headers=headers or {}, payload=payload)
-
-    @classmethod
-    def text(cls, status: int, text: str) -> _Reply:
-        return cls(status, text.encode("utf-8"), content_type="text/plain; charset=utf-8")
 
 
 class SlackEmulator:
@@ -327,20 +303,21 @@ class SlackEmulator:
 
     # Request handling, called from the server's request threads.
 
-    def _route(self, verb: str, path: str, headers: Any, body: bytes) -> _Reply:
+    def _route(self, verb: str, path: str, headers: Any, body: bytes) -> Reply:
         parts = urlsplit(path)
         segments = parts.path.strip("/").split("/")
         if segments[0] == "api" and len(segments) == 2:
             return self._serve_api(segments[1], headers, body, parts.query)
         if verb == "POST" and segments[:2] == ["upload", "v1"] and len(segments) == 3:
-            return self._serve_upload(segments[2], headers.get("Content-Type"), body)
-        if verb == "POST" and segments[0] == "response" and len(segments) == 2:
-            return self._serve_response_url(segments[1], body)
+            return store_upload(self.workspace, segments[2], headers.get("Content-Type"), body)
         if verb == "GET" and segments[0] == "files-pri" and len(segments) == 3:
-            return self._serve_download(segments[1], segments[2])
-        return _Reply.text(404, f"no such path on the Slack emulator: {parts.path}")
+            return read_download(self.workspace, segments[1], segments[2])
+        if verb == "POST" and segments[0] == "response" and len(segments) == 2:
+            return receive_post(self.workspace, segments[1], body)
+        logger.warning("Slack emulator has no %s %s", verb, parts.path)
+        return Reply.text(404, f"no such path on the Slack emulator: {parts.path}")
 
-    def _serve_api(self, method: str, headers: Any, body: bytes, query: str) -> _Reply:
+    def _serve_api(self, method: str, headers: Any, body: bytes, query: str) -> Reply:
         started = time.perf_counter()
         arrived = self.workspace.clock()
         params: dict[str, Any] = {}
@@ -349,12 +326,12 @@ class SlackEmulator:
             params = {k: v for k, v in arguments.values.items() if k != "token"}
             reply = self._answer_api(method, headers, arguments)
         except ApiError as error:
-            reply = _Reply.json(200, error.to_body())
+            reply = Reply.json(200, error.to_body())
         except Exception:
             # This is a bug in the emulator, not a Slack error. Log it and respond as
             # Slack does when it fails, so that the call is still recorded.
             logger.exception("Slack emulator failed in %s with params %s", method, params)
-            reply = _Reply.json(500, {"ok": False, "error": "internal_error"})
+            reply = Reply.json(500, {"ok": False, "error": "internal_error"})
 
         response = reply.payload
         with self.workspace.lock:
@@ -369,11 +346,11 @@ class SlackEmulator:
         )
         return reply
 
-    def _answer_api(self, method: str, headers: Any, arguments: RequestArguments) -> _Reply:
+    def _answer_api(self, method: str, headers: Any, arguments: RequestArguments) -> Reply:
         """Check method and token, apply faults, then run the method's handler."""
         handler = METHODS.get(method)
         if handler is None:
-            return _Reply.json(200, {"ok": False, "error": "unknown_method", "req_method": method})
+            return Reply.json(200, {"ok": False, "error": "unknown_method", "req_method": method})
 
         token = _bearer_token(headers.get("Authorization")) or arguments.form_token
         if not token:
@@ -386,108 +363,13 @@ class SlackEmulator:
         fault = self._faults.take(method, channel, self.workspace.clock())
         if isinstance(fault, RateLimited):
             rate_limited = {"ok": False, "error": "ratelimited"}
-            return _Reply.json(429, rate_limited, {"Retry-After": str(fault.retry_after)})
+            return Reply.json(429, rate_limited, {"Retry-After": str(fault.retry_after)})
         if fault is not None:
             raise fault
 
         with self.workspace.lock:
             result = handler(ApiCall(method=method, args=Args(values), workspace=self.workspace))
-        return _Reply.json(200, result)
-
-    def _serve_upload(self, file_id: str, content_type: str | None, body: bytes) -> _Reply:
-        """Store the bytes posted to an upload URL from files.getUploadURLExternal.
-
-        slack_sdk posts the raw bytes; the reference's curl example posts a form with
-        a `filename` part. Both work.
-        """
-        content = body
-        if content_type and content_type.lower().startswith("multipart/form-data"):
-            parts = parse_multipart(content_type, body)
-            content = next((v for v in parts.values() if isinstance(v, bytes)), b"")
-
-        with self.workspace.lock:
-            file = self.workspace.files.get(file_id)
-            if file is None or file.completed:
-                logger.warning("Slack emulator: upload for unknown file %s rejected", file_id)
-                return _Reply.text(404, f"no pending upload for file {file_id}")
-            file.content = content
-        logger.info("Slack emulator: %d bytes uploaded for file %s", len(content), file_id)
-        # NOTE: Slack's upload service responds 200 with a short text body. slack_sdk
-        # checks only the status, and the exact text here is an assumption.
-        return _Reply.text(200, f"OK - {len(content)}")
-
-    def _serve_download(self, file_id: str, filename: str) -> _Reply:
-        with self.workspace.lock:
-            file = self.workspace.files.get(file_id)
-            if file is None or file.content is None or filename != file.filename:
-                return _Reply.text(404, f"no uploaded file at {download_path(file_id, filename)}")
-            return _Reply(200, file.content, content_type="application/octet-stream")
-
-    def _serve_response_url(self, url_id: str, body: bytes) -> _Reply:
-        """Record a post to a response URL and apply it to the workspace.
-
-        `replace_original` and `delete_original` change the message the URL belongs
-        to. `"response_type": "in_channel"` posts a new message. Any other post is an
-        ephemeral reply, which `ephemeral_messages` lists.
-        """
-        try:
-            payload = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            return _Reply.text(400, "invalid_payload")
-        if not isinstance(payload, dict):
-            return _Reply.text(400, "invalid_payload")
-
-        with self.workspace.lock:
-            response_url = self.workspace.response_urls.get(url_id)
-            if response_url is None:
-                return _Reply.text(404, f"no response_url {url_id} on the Slack emulator")
-            block_errors = (
-                tuple(limits.validate_blocks(payload["blocks"])) if "blocks" in payload else ()
-            )
-            response_url.posts.append(
-                ResponseUrlPost(
-                    url=response_url.url,
-                    body=payload,
-                    time=self.workspace.clock(),
-                    block_errors=block_errors,
-                )
-            )
-            self._apply_response(response_url, payload)
-        logger.info("Slack emulator: response_url %s received a post", url_id)
-        return _Reply.json(200, {"ok": True})
-
-    def _apply_response(self, response_url: ResponseUrl, payload: dict[str, Any]) -> None:
-        workspace = self.workspace
-        channel = workspace.channels.get(response_url.channel_id or "")
-        original = (
-            workspace.find_message(channel, response_url.message_ts)
-            if channel is not None and response_url.message_ts
-            else None
-        )
-        content = {k: payload[k] for k in ("text", "blocks", "attachments") if k in payload}
-
-        if payload.get("delete_original") and original is not None and channel is not None:
-            channel.messages.remove(original)
-        elif payload.get("replace_original") and original is not None:
-            original.update(content)
-        elif payload.get("response_type") == "in_channel" and channel is not None:
-            message = {
-                "user": workspace.bot_user_id,
-                "bot_id": workspace.bot_id,
-                "app_id": workspace.app_id,
-                **content,
-            }
-            workspace.append_message(channel, message, thread_ts=payload.get("thread_ts"))
-        else:
-            workspace.ephemeral_messages.append(
-                {
-                    "type": "message",
-                    "channel": response_url.channel_id,
-                    "recipient": None,
-                    "response_url": response_url.url,
-                    **content,
-                }
-            )
+        return Reply.json(200, result)
 
 
 class _EmulatorHTTPServer(ThreadingHTTPServer):
@@ -528,7 +410,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             reply = self.server.emulator._route(verb, self.path, self.headers, body)
         except Exception:
             logger.exception("Slack emulator failed on %s %s", verb, self.path)
-            reply = _Reply.json(500, {"ok": False, "error": "internal_error"})
+            reply = Reply.json(500, {"ok": False, "error": "internal_error"})
 
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)

@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+from detector_series import MINUTE, START
+
+from detectors import DetectorSettings, SigmaBank, evaluate, evaluate_many
+
+SETTINGS = DetectorSettings(baseline=2 * 86400.0)
+
+
+def grid_history(series: int = 30, days: float = 3.0, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    steps = int(days * 86400 / MINUTE)
+    times = START + MINUTE * np.arange(steps)
+    drift = 0.1 * rng.standard_normal((series, steps)).cumsum(axis=1)
+    values = 50.0 + drift + rng.standard_normal((series, steps))
+    return times, values
+
+
+def test_batch_matches_single_series():
+    times, values = grid_history()
+    values[3, -3:] += 30.0
+    values[4, -5:] -= 30.0
+    values[5, :] = np.nan
+    values[6, :] = 7.0
+    values[7, -6:] = np.nan
+    values[8, 100:200] = np.inf
+
+    batch = evaluate_many(times, values, settings=SETTINGS)
+
+    for row in range(values.shape[0]):
+        single = evaluate(times, values[row], now=times[-1], settings=SETTINGS)
+        assert batch.status[row] == single.status, row
+        assert batch.deviation[row] == pytest.approx(single.deviation, abs=1e-9), row
+        assert batch.p_value[row] == pytest.approx(single.p_value, rel=1e-3, abs=1e-9), row
+        assert batch.tier[row] == single.tier, row
+    assert batch.kind[3] == "spike"
+    assert batch.kind[4] == "drop"
+    assert batch.reason[5] == "no data"
+    assert batch.reason[6] == "no variance"
+    assert batch.reason[7] == "no data"
+
+
+def test_append_matches_rebuild():
+    times, values = grid_history(series=10)
+    values[2, -2:] += 40.0
+    bank = SigmaBank.from_history(times[:-30], values[:, :-30], settings=SETTINGS)
+
+    for column in range(values.shape[1] - 30, values.shape[1]):
+        appended = bank.append(float(times[column]), values[:, column])
+
+    rebuilt = evaluate_many(times, values, settings=SETTINGS)
+    assert np.allclose(appended.deviation, rebuilt.deviation, atol=1e-9)
+    assert np.allclose(appended.p_value, rebuilt.p_value, rtol=1e-6)
+    assert list(appended.status) == list(rebuilt.status)
+
+
+def test_append_rejects_skipped_step():
+    times, values = grid_history(series=2)
+    bank = SigmaBank.from_history(times, values, settings=SETTINGS)
+
+    with pytest.raises(ValueError, match="one step"):
+        bank.append(float(times[-1] + 2 * MINUTE), values[:, -1])
+
+
+def test_batch_rejects_uneven_grid():
+    times, values = grid_history(series=2)
+    times = times.copy()
+    times[10] += 1.0
+
+    with pytest.raises(ValueError, match="evenly spaced"):
+        evaluate_many(times, values, settings=SETTINGS)
+
+
+def test_batch_short_history_skipped():
+    times, values = grid_history(series=3, days=0.05)
+
+    batch = evaluate_many(times, values, settings=SETTINGS)
+
+    assert list(batch.reason) == ["insufficient history"] * 3
