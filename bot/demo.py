@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import fakeredis
 import numpy as np
@@ -100,12 +102,15 @@ def run_demo(*, speed: float = 0.05, out=None) -> int:
                {"service": "checkout", "region": "eu-west-1"})
 
     clock = {"now": end - 12 * 3600}
-    gateway = TerminalGateway(stream=out, clock_label=lambda: format_time(clock["now"]))
+    gateway = TerminalGateway(stream=out, clock_label=lambda: format_time(clock["now"]),
+                              files_dir=Path(tempfile.gettempdir()) / "anomaly-bot-demo")
     store = Store(fakeredis.FakeRedis())
     playbooks = load_playbooks(PLAYBOOKS_DIR, fields=STEP_FIELDS)
     monitors = parse_monitors(DEMO_MONITORS, origin="demo monitors").monitors
-    poller = Poller(store=store, sources={"replay": source},
-                    notifier=Notifier(store=store, gateway=gateway, playbooks=playbooks))
+    notifier = Notifier(store=store, gateway=gateway, playbooks=playbooks,
+                        monitors={monitor.name: monitor for monitor in monitors},
+                        clock=lambda: clock["now"])
+    poller = Poller(store=store, sources={"replay": source}, notifier=notifier)
 
     print(f"replaying {len(monitors)} monitors every 5 simulated minutes from "
           f"{format_time(clock['now'])} to {format_time(end)}; injected incident "

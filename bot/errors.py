@@ -10,7 +10,8 @@ reader needs::
      ├── SourceError            a metric backend failed or answered badly
      │    └── SourceUnreachable the backend could not be reached at all
      └── SlackError             a Slack Web API call failed
-          └── SlackRateLimited  Slack answered 429; retry after `retry_after` seconds
+          ├── SlackRateLimited  Slack answered 429; retry after `retry_after` seconds
+          └── SlackUnavailable  Slack could not be reached or answered 5xx
 """
 
 from __future__ import annotations
@@ -69,3 +70,11 @@ class SlackRateLimited(SlackError):
     def __init__(self, *, method: str, retry_after: float, channel: str | None = None) -> None:
         self.retry_after = retry_after
         super().__init__(method=method, error="ratelimited", channel=channel)
+
+
+class SlackUnavailable(SlackError):
+    """Slack could not be reached, or answered with a server error; worth retrying later."""
+
+    def __init__(self, *, method: str, detail: str, channel: str | None = None) -> None:
+        self.detail = detail
+        super().__init__(method=method, error=f"unavailable ({detail})", channel=channel)

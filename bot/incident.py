@@ -7,6 +7,21 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Status = Literal["open", "acknowledged", "resolved"]
+Severity = Literal["P0", "P1", "P2"]
+
+
+class Hypothesis(BaseModel):
+    """A root-cause hypothesis people confirm or reject from the thread."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    title: str
+    evidence: str
+    query: str | None = None
+    score: float = 0.0
+    status: Literal["proposed", "confirmed", "rejected"] = "proposed"
+    decided_by: str | None = None
 
 
 class Incident(BaseModel):
@@ -33,8 +48,17 @@ class Incident(BaseModel):
     last_anomalous_at: float
     recovered_at: float | None = None
     acknowledged_by: str | None = None
+    acknowledged_at: float | None = None
     resolved_by: str | None = None
     resolved_at: float | None = None
+    resolution: Literal["fixed", "not_anomaly"] | None = None
+    snoozed_until: float | None = None
+    snoozed_by: str | None = None
+    severity: Severity = "P2"
+    escalation_level: int = 0
+    war_room: str | None = None
+    current_step: str = "1"
+    hypotheses: list[Hypothesis] = Field(default_factory=list)
 
     detector: str
     kind: str

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot import incidents
+from bot import incidents, silences
 from bot.analysis import step_fields
 from bot.errors import SourceError
 from bot.monitors import Monitor
@@ -43,6 +43,7 @@ class PollReport:
     evaluations: list[tuple[str, Evaluation]] = field(default_factory=list)
     opened: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
+    silenced: list[str] = field(default_factory=list)
     skipped: str | None = None
 
 
@@ -120,6 +121,13 @@ class Poller:
             and incidents.TIER_RANK[evaluation.tier] >= incidents.TIER_RANK[monitor.detector.min_tier]
         )
         if alerting:
+            silence = silences.silenced_by(self.store, monitor=monitor.name, labels=window.labels, now=now)
+            if silence is not None:
+                silences.count_suppressed(self.store, monitor=monitor.name, now=now, reason="silenced")
+                log.info("monitor %s series %s: anomaly not alerted, silenced by %s until %.0f",
+                         monitor.name, series_fingerprint, silence.id, silence.until)
+                report.silenced.append(series_fingerprint)
+                return
             incident, created = incidents.record_anomaly(
                 self.store, monitor=monitor, labels=window.labels, fingerprint=series_fingerprint,
                 evaluation=evaluation, now=now,

@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 
 from bot.analysis import STEP_FIELDS
 from bot.errors import ConfigError
+from bot.escalation import EscalationRule, load_matrix
 from bot.monitors import Monitor, SourceConfig, load_monitors
 from bot.notifier import Notifier
 from bot.playbooks import Playbook, load_playbooks
@@ -35,7 +36,9 @@ class Runtime:
     store: Store
     sources: dict[str, Source]
     gateway: Gateway
+    notifier: Notifier
     poller: Poller
+    matrix: list[EscalationRule]
 
 
 def build_sources(settings: Settings, declared: dict[str, SourceConfig] | None = None) -> dict[str, Source]:
@@ -94,6 +97,7 @@ def unconfigured_sources(monitors: list[Monitor], sources: dict[str, Source]) ->
 def build_runtime(settings: Settings, *, gateway: Gateway | None = None) -> Runtime:
     """Load monitors and playbooks and connect the store, sources and Slack."""
     playbooks = load_playbooks(settings.playbooks_dir, fields=STEP_FIELDS)
+    matrix = load_matrix(settings.playbooks_dir / "escalation.yml")
     monitors_file = load_monitors(settings.monitors_file)
     monitors = monitors_file.monitors
     unknown = [m for m in monitors if m.playbook not in playbooks]
@@ -115,9 +119,10 @@ def build_runtime(settings: Settings, *, gateway: Gateway | None = None) -> Runt
     for problem in unconfigured_sources(monitors, sources):
         log.error("%s; its polls will fail until then", problem)
 
-    notifier = Notifier(store=store, gateway=gateway, playbooks=playbooks)
+    notifier = Notifier(store=store, gateway=gateway, playbooks=playbooks,
+                        monitors={monitor.name: monitor for monitor in monitors})
     poller = Poller(store=store, sources=sources, notifier=notifier)
     log.info("runtime ready: %d monitors, %d playbooks, sources %s",
              len(monitors), len(playbooks), ", ".join(sorted(sources)) or "none")
     return Runtime(settings=settings, monitors=monitors, playbooks=playbooks, store=store,
-                   sources=sources, gateway=gateway, poller=poller)
+                   sources=sources, gateway=gateway, notifier=notifier, poller=poller, matrix=matrix)

@@ -15,6 +15,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.errors import BotError, SourceError
 from bot.monitors import Monitor
+from bot.notifier import Notifier
 from bot.poller import Poller
 
 log = logging.getLogger(__name__)
@@ -54,3 +55,22 @@ def schedule_monitors(scheduler: BaseScheduler, poller: Poller, monitors: Sequen
             next_run_time=datetime.now(UTC),
         )
         log.info("scheduled monitor %s every %.0fs", monitor.name, monitor.interval)
+
+
+DELIVERY_INTERVAL_SECONDS = 2.0
+
+
+def deliver_safely(notifier: Notifier) -> None:
+    """Send what the outbox still holds (after a rate limit or a Slack outage)."""
+    try:
+        notifier.deliver()
+    except Exception:
+        log.exception("outbox delivery failed with an unexpected error")
+
+
+def schedule_delivery(scheduler: BaseScheduler, notifier: Notifier) -> None:
+    scheduler.add_job(
+        deliver_safely, IntervalTrigger(seconds=DELIVERY_INTERVAL_SECONDS), args=(notifier,),
+        id="outbox", name="deliver queued Slack messages", max_instances=1, coalesce=True,
+        replace_existing=True,
+    )

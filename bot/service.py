@@ -12,9 +12,11 @@ from slack_sdk import WebClient
 from werkzeug.serving import make_server
 
 from bot.runtime import Runtime, build_runtime
-from bot.scheduler import schedule_monitors
+from bot.scheduler import schedule_delivery, schedule_monitors
 from bot.settings import Settings
 from bot.slack.app import build_app
+from bot.slack.permissions import Permissions
+from bot.slack.services import Services
 from bot.web import build_web
 
 log = logging.getLogger(__name__)
@@ -30,13 +32,24 @@ def create_web(settings: Settings | None = None, runtime: Runtime | None = None)
                            base_url=settings.slack_api_url)
         slack_app = build_app(
             signing_secret=settings.slack_signing_secret.get_secret_value(),
-            client=client, store=runtime.store,
+            client=client, services=build_services(runtime),
         )
         if settings.slack_app_token:
             _start_socket_mode(slack_app, settings.slack_app_token.get_secret_value())
     else:
         log.warning("SLACK_BOT_TOKEN or SLACK_SIGNING_SECRET is not set; Slack requests are not served")
     return build_web(store=runtime.store, slack_app=slack_app)
+
+
+def build_services(runtime: Runtime) -> Services:
+    """What the Slack listeners need, from the runtime."""
+    gateway = runtime.gateway
+    return Services(
+        store=runtime.store, notifier=runtime.notifier, gateway=gateway, sources=runtime.sources,
+        monitors={monitor.name: monitor for monitor in runtime.monitors}, matrix=runtime.matrix,
+        permissions=Permissions(gateway, runtime.settings.permission_groups()),
+        default_source="prometheus" if "prometheus" in runtime.sources else next(iter(runtime.sources), "prometheus"),
+    )
 
 
 def _start_socket_mode(slack_app, app_token: str) -> None:
@@ -51,6 +64,7 @@ def start_worker(runtime: Runtime) -> BackgroundScheduler:
     """Start the scheduler that polls every monitor at its interval."""
     scheduler = BackgroundScheduler(timezone="UTC")
     schedule_monitors(scheduler, runtime.poller, runtime.monitors)
+    schedule_delivery(scheduler, runtime.notifier)
     scheduler.start()
     log.info("worker started: %d monitors", len(runtime.monitors))
     return scheduler

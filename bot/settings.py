@@ -38,7 +38,24 @@ class Settings(BaseSettings):
     datadog_site: str = "datadoghq.com"
     atlas_url: str | None = None
 
+    resolve_groups: str = Field(
+        default="", description="comma-separated user group handles that may resolve; empty: everyone"
+    )
+    escalate_groups: str = Field(default="", description="user group handles that may escalate")
+    reject_groups: str = Field(default="", description="user group handles that may reject hypotheses")
+
     http_timeout: float = Field(default=10.0, gt=0, description="seconds per backend request")
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=1, le=65535)
     log_level: str = "INFO"
+
+    def permission_groups(self) -> dict[str, list[str]]:
+        """Map each restricted action to the user group handles allowed to do it."""
+        def handles(text: str) -> list[str]:
+            return [part.strip().lstrip("@") for part in text.split(",") if part.strip()]
+
+        return {
+            "resolve": handles(self.resolve_groups),
+            "escalate": handles(self.escalate_groups),
+            "reject": handles(self.reject_groups),
+        }

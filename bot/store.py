@@ -8,6 +8,8 @@ loses and duplicates nothing. Key layout (all under the `prefix`):
     incident:open:<fingerprint>       id of the open incident of that series
     incident:next-id                  counter for incident ids
     incidents:open                    sorted set of open incident ids by opening time
+    incidents:all                     sorted set of every incident id by opening time
+    once:<name>                       first-claim markers (click and request dedupe)
     post:<key>                        JSON {channel, ts} of a message posted once
     post:<key>:pending                set while a post is in flight (crash recovery)
     lock:<name>                       short-lived locks between replicas
@@ -89,6 +91,14 @@ class Store:
     def open_incident_ids(self) -> list[str]:
         return [member.decode() for member in self.redis.zrange(self.key("incidents", "open"), 0, -1)]
 
+    def incident_ids_opened_between(self, start: float, end: float) -> list[str]:
+        members = self.redis.zrangebyscore(self.key("incidents", "all"), start, end)
+        return [member.decode() for member in members]
+
+    def claim_once(self, name: str, *, ttl: float) -> bool:
+        """Return True the first time `name` is claimed within `ttl` seconds, False after."""
+        return bool(self.redis.set(self.key("once", name), "1", nx=True, px=int(ttl * 1000)))
+
     def create_incident(self, build: Callable[[str], Incident]) -> tuple[Incident, bool]:
         """Create the open incident of a fingerprint unless one exists.
 
@@ -114,6 +124,7 @@ class Store:
                     pipe.set(open_key, incident.id)
                     pipe.set(self.key("incident", incident.id), incident.model_dump_json())
                     pipe.zadd(self.key("incidents", "open"), {incident.id: incident.opened_at})
+                    pipe.zadd(self.key("incidents", "all"), {incident.id: incident.opened_at})
                     pipe.execute()
                     return incident, True
                 except redis.WatchError:

@@ -29,7 +29,7 @@ from detectors._series import SeriesSplit
 from detectors._settings import DetectorSettings
 
 # Profile bins hold at least this many sampling steps per cycle, and are at least 5 minutes.
-MIN_BIN_STEPS = 5
+MIN_BIN_STEPS = 1
 MIN_BIN_SECONDS = 300.0
 
 # Autocorrelation thresholds of the automatic choice.

@@ -1,66 +1,67 @@
-"""The Bolt app: the `/anomaly` slash command and, later, the card buttons."""
+"""The Bolt app: the `/anomaly` slash command and the card buttons.
+
+Bolt verifies every request's signature and rejects a timestamp more than
+five minutes off. On top of that, a request seen before (the same
+signature) is rejected as a replay.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltResponse, Respond
+from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 
-from bot.analysis import format_number, format_p
-from bot.store import Store
+from bot.slack.actions import register_actions
+from bot.slack.command_handlers import handle_command
+from bot.slack.commands import HELP, CommandError, parse_command
+from bot.slack.services import Services
 
 log = logging.getLogger(__name__)
 
-HELP = """\
-*`/anomaly` commands*
-• `/anomaly status`: list the open incidents
-• `/anomaly help`: show this message
-Example: `/anomaly status`"""
+# Bolt rejects requests older than five minutes, so a signature needs
+# remembering only a little longer than that.
+REPLAY_WINDOW_SECONDS = 10 * 60
 
 
-def build_app(*, signing_secret: str, client: WebClient, store: Store) -> App:
-    """Create the Bolt app; Bolt verifies every request's signature and timestamp.
-
-    `client` carries the bot token and the Web API base URL.
-    """
+def build_app(*, signing_secret: str, client: WebClient, services: Services) -> App:
+    """Create the Bolt app. `client` carries the bot token and the Web API base URL."""
     app = App(
         signing_secret=signing_secret,
         client=client,
         token_verification_enabled=False,
         process_before_response=False,
     )
+    app.use(_reject_replays(services))
 
     @app.command("/anomaly")
     def anomaly_command(ack: Ack, command: dict, respond: Respond) -> None:
         text = (command.get("text") or "").strip()
-        verb = text.split()[0].lower() if text else "help"
-        log.info("/anomaly %s from user %s in %s", verb, command.get("user_id"), command.get("channel_id"))
-
-        if verb == "help":
+        user = command.get("user_id", "")
+        log.info("/anomaly %r from user %s in %s", text, user, command.get("channel_id"))
+        try:
+            parsed = parse_command(text)
+        except CommandError as error:
+            ack(error.reply())
+            return
+        if parsed.verb == "help":
             ack(HELP)
-        elif verb == "status":
-            ack(status_text(store))
-        else:
-            ack(
-                f"I understood `/anomaly {text}`, but `{verb}` is not a command I know.\n\n{HELP}"
-            )
+            return
+        handle_command(services, parsed, ack=ack, respond=respond, user=user,
+                       channel=command.get("channel_id", ""))
 
+    register_actions(app, services)
     return app
 
 
-def status_text(store: Store) -> str:
-    """List open incidents, newest last, one line each."""
-    lines = []
-    for incident_id in store.open_incident_ids():
-        incident = store.get_incident(incident_id)
-        if incident is None:
-            continue
-        lines.append(
-            f"• *{incident.id}* {incident.tier} {incident.kind} on `{incident.title}`: "
-            f"{format_number(incident.current)} vs {format_number(incident.expected)} "
-            f"({incident.deviation:+.2f}σ, {format_p(incident.p_value)}), {incident.status}"
-        )
-    if not lines:
-        return "No open incidents."
-    return f"*{len(lines)} open incident(s)*\n" + "\n".join(lines)
+def _reject_replays(services: Services) -> Callable:
+    def middleware(req: BoltRequest, resp: BoltResponse, next: Callable) -> BoltResponse | None:  # noqa: A002
+        signature = (req.headers.get("x-slack-signature") or [""])[0]
+        if signature and not services.store.claim_once(f"request:{signature}", ttl=REPLAY_WINDOW_SECONDS):
+            log.warning("rejected a replayed request (signature seen before)")
+            return BoltResponse(status=401, body="replayed request")
+        return next()
+
+    return middleware

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.errors import SlackError, SlackRateLimited
+from bot.errors import SlackError, SlackRateLimited, SlackUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,54 @@ class WebGateway:
     def update(self, channel: str, ts: str, message: dict[str, Any]) -> None:
         self._call("chat.update", channel, {"channel": channel, "ts": ts, **message})
 
+    def post_ephemeral(self, channel: str, user: str, message: dict[str, Any]) -> None:
+        self._call("chat.postEphemeral", channel, {"channel": channel, "user": user, **message})
+
+    def upload_file(
+        self, channel: str, *, thread_ts: str | None, filename: str, content: bytes, title: str,
+        alt_text: str, comment: str | None = None,
+    ) -> str:
+        """Upload a file through Slack's external upload flow; return the file id."""
+        channel = self.channel_id(channel)
+        attempt = 0
+        while True:
+            started = time.monotonic()
+            try:
+                response = self.client.files_upload_v2(
+                    channel=channel, thread_ts=thread_ts, filename=filename, content=content,
+                    title=title, alt_txt=alt_text, initial_comment=comment,
+                )
+                log.info("slack files_upload_v2 channel=%s ok %.0fms", channel,
+                         (time.monotonic() - started) * 1000)
+                return response["file"]["id"]
+            except SlackApiError as error:
+                translated = _translate("files.upload", channel, error)
+            except (OSError, SlackClientError) as error:
+                raise SlackUnavailable(method="files.upload", detail=type(error).__name__,
+                                       channel=channel) from None
+            attempt += 1
+            if not isinstance(translated, SlackRateLimited) or attempt > MAX_RETRIES:
+                log.error("slack files.upload channel=%s failed: %s", channel, translated.error)
+                raise translated
+            self._sleep(translated.retry_after)
+
+    def permalink(self, channel: str, ts: str) -> str:
+        return self._call("chat.getPermalink", channel, {"channel": channel, "message_ts": ts})["permalink"]
+
+    def usergroup_members(self, handle: str) -> tuple[str, list[str]] | None:
+        """Return (user group id, member ids) of the group with `handle`, or None if none has it."""
+        groups = self._call("usergroups.list", None, {"include_users": True}).get("usergroups", [])
+        for group in groups:
+            if group.get("handle") == handle.lstrip("@"):
+                return group["id"], list(group.get("users") or [])
+        return None
+
+    def create_channel(self, name: str) -> str:
+        return self._call("conversations.create", None, {"name": name})["channel"]["id"]
+
+    def invite(self, channel: str, users: list[str]) -> None:
+        self._call("conversations.invite", channel, {"channel": channel, "users": ",".join(users)})
+
     def find_post(
         self, channel: str, post_key: str, *, thread_ts: str | None = None
     ) -> tuple[str, str] | None:
@@ -135,7 +183,14 @@ class WebGateway:
                 return response.data  # type: ignore[return-value]
             except SlackApiError as error:
                 translated = _translate(method, channel, error)
+            except (OSError, SlackClientError) as error:
+                # URLError, connection refused, time-outs: Slack is unreachable.
+                log.error("slack %s channel=%s unreachable: %s", method, channel, error)
+                raise SlackUnavailable(method=method, detail=type(error).__name__, channel=channel) from None
 
+            if isinstance(translated, SlackUnavailable):
+                log.error("slack %s channel=%s failed: %s", method, channel, translated.error)
+                raise translated
             if not isinstance(translated, SlackRateLimited):
                 log.error("slack %s channel=%s failed: %s", method, channel, translated.error)
                 raise translated
@@ -152,6 +207,8 @@ class WebGateway:
 
 def _translate(method: str, channel: str | None, error: SlackApiError) -> SlackError:
     response = error.response
+    if response.status_code >= 500:
+        return SlackUnavailable(method=method, detail=f"HTTP {response.status_code}", channel=channel)
     if response.status_code == 429:
         retry_after = float(response.headers.get("Retry-After", response.headers.get("retry-after", 1)))
         return SlackRateLimited(method=method, retry_after=retry_after, channel=channel)

@@ -11,6 +11,7 @@ import itertools
 import re
 import shutil
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
 _MRKDWN_BOLD = re.compile(r"\*([^*\n]+)\*")
@@ -35,7 +36,11 @@ def render_blocks(message: dict[str, Any]) -> list[str]:
         elif kind == "divider":
             lines.append("-" * 20)
         elif kind == "actions":
-            labels = [element.get("text", {}).get("text", "") for element in block["elements"]]
+            labels = [
+                element.get("text", element.get("placeholder", {})).get("text", "")
+                + (" ▾" if element.get("type") == "static_select" else "")
+                for element in block["elements"]
+            ]
             lines.append(" ".join(f"[ {label} ]" for label in labels))
     if not lines:
         lines = _plain(message.get("text", "")).splitlines()
@@ -61,8 +66,10 @@ class TerminalGateway:
     """Prints each post and update; finds earlier posts by their key."""
 
     def __init__(self, *, stream: TextIO | None = None, clock_label=None,
-                 compact_updates: bool = True) -> None:
+                 compact_updates: bool = True, files_dir: Path | None = None) -> None:
         self.stream = stream or sys.stdout
+        self.files_dir = files_dir
+        self.files: list[Path] = []
         self.compact_updates = compact_updates
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.keys: dict[str, str] = {}
@@ -94,6 +101,17 @@ class TerminalGateway:
     def show(self, channel: str, ts: str, *, title: str) -> None:
         """Print the current state of a posted message."""
         self._print(title, self.messages[(channel, ts)], indent="")
+
+    def upload_file(self, channel, *, thread_ts, filename, content, title, alt_text, comment=None):
+        """Write the file to `files_dir` and print where it is, as Slack would show the upload."""
+        if self.files_dir is None:
+            return "F-not-saved"
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        path = self.files_dir / filename
+        path.write_bytes(content)
+        self.files.append(path)
+        print(f"    [chart uploaded into the thread: {title}; saved as {path}]", file=self.stream, flush=True)
+        return f"F{len(self.files):04d}"
 
     def find_post(self, channel, post_key, *, thread_ts=None):
         ts = self.keys.get(post_key)

@@ -24,6 +24,7 @@ class Pipeline:
     poller: Poller
     monitors: dict[str, Monitor]
     gateway: WebGateway
+    notifier: Notifier
 
 
 def build_pipeline(
@@ -33,7 +34,7 @@ def build_pipeline(
     store = Store(redis.Redis.from_url(redis_url))
     gateway = WebGateway(WebClient(token=slack.token, base_url=slack.base_url), sleep=lambda _: None)
     playbooks = load_playbooks(PLAYBOOKS_DIR, fields=STEP_FIELDS)
-    notifier = Notifier(store=store, gateway=gateway, playbooks=playbooks)
-    poller = Poller(store=store, sources=sources, notifier=notifier)
     monitors = {monitor.name: monitor for monitor in parse_monitors(monitors_yaml).monitors}
-    return Pipeline(store=store, poller=poller, monitors=monitors, gateway=gateway)
+    notifier = Notifier(store=store, gateway=gateway, playbooks=playbooks, monitors=monitors)
+    poller = Poller(store=store, sources=sources, notifier=notifier)
+    return Pipeline(store=store, poller=poller, monitors=monitors, gateway=gateway, notifier=notifier)

@@ -106,8 +106,8 @@ def test_channel_not_found_logged_then_posted_when_fixed(parts, slack, caplog):
 
     assert returned.card_ts is None
     assert store.get_incident(incident.id).card_ts is None
-    assert "incident 1: card not posted in #no-such-channel" in caplog.text
-    assert "channel_not_found" in caplog.text
+    assert "card incident:1:card not delivered, Slack error channel_not_found in #no-such-channel" in caplog.text
+    assert len(pipeline_dead := store.redis.lrange("anomalybot:outbox:dead", 0, -1)) == 4, pipeline_dead
 
     slack.add_channel("no-such-channel")
     notifier.publish(store.get_incident(incident.id), now=1_120.0, fields=_fields())

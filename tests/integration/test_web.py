@@ -10,8 +10,16 @@ import pytest
 from slack_sdk import WebClient
 from werkzeug.serving import make_server
 
+from bot.analysis import STEP_FIELDS
+from bot.escalation import load_matrix
 from bot.incident import Incident
+from bot.notifier import Notifier
+from bot.playbooks import load_playbooks
+from bot.settings import PLAYBOOKS_DIR
 from bot.slack.app import build_app
+from bot.slack.gateway import WebGateway
+from bot.slack.permissions import Permissions
+from bot.slack.services import Services
 from bot.store import Store
 from bot.web import build_web
 from tests.harness.processes import LOOPBACK
@@ -23,8 +31,15 @@ SECRET = "test-signing-secret"
 @pytest.fixture
 def web(redis_client, slack):
     store = Store(redis_client)
+    gateway = WebGateway(WebClient(token=slack.token, base_url=slack.base_url))
+    playbooks = load_playbooks(PLAYBOOKS_DIR, fields=STEP_FIELDS)
+    services = Services(
+        store=store, notifier=Notifier(store=store, gateway=gateway, playbooks=playbooks), gateway=gateway,
+        sources={}, monitors={}, matrix=load_matrix(PLAYBOOKS_DIR / "escalation.yml"),
+        permissions=Permissions(gateway, {}),
+    )
     app = build_app(signing_secret=SECRET,
-                    client=WebClient(token=slack.token, base_url=slack.base_url), store=store)
+                    client=WebClient(token=slack.token, base_url=slack.base_url), services=services)
     server = make_server(LOOPBACK, 0, build_web(store=store, slack_app=app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -72,7 +87,7 @@ def test_unknown_command_quotes_input_and_shows_help(web, slack):
     assert response.status_code == 200
     assert "I understood `/anomaly frobnicate now`" in response.text
     assert "`frobnicate` is not a command I know" in response.text
-    assert "Example: `/anomaly status`" in response.text
+    assert "For example: `/anomaly help`" in response.text
 
 
 def test_bad_signature_rejected(web, slack):

@@ -1,0 +1,28 @@
+"""What the Slack listeners work with: the store, notifier, sources and configuration."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bot.escalation import EscalationRule
+from bot.monitors import Monitor
+from bot.notifier import Notifier
+from bot.slack.gateway import WebGateway
+from bot.slack.permissions import Permissions
+from bot.sources.base import Source
+from bot.store import Store
+
+
+@dataclass
+class Services:
+    store: Store
+    notifier: Notifier
+    gateway: WebGateway
+    sources: dict[str, Source]
+    monitors: dict[str, Monitor]
+    matrix: list[EscalationRule]
+    permissions: Permissions
+    default_source: str = "prometheus"
+    clock: Callable[[], float] = field(default=time.time)
