@@ -68,8 +68,8 @@ def _check_config(path: str, *, probe: bool) -> int:
     from bot.analysis import STEP_FIELDS
     from bot.monitors import load_monitors
     from bot.playbooks import load_playbooks
-    from bot.runtime import build_sources, unconfigured_sources
     from bot.settings import Settings
+    from bot.sources.registry import build_sources, unconfigured_sources
 
     settings = Settings()
     monitors_file = load_monitors(path)
@@ -86,7 +86,7 @@ def _check_config(path: str, *, probe: bool) -> int:
     print(f"{path}: {len(monitors)} monitor(s) valid")
     for monitor in monitors:
         print(f"  {monitor.name}: {monitor.source} every {monitor.interval:g}s -> {monitor.channel}")
-    sources = build_sources(settings, monitors_file.sources)
+    sources = build_sources(settings, monitors_file.sources, origin=path)
     for note in unconfigured_sources(monitors, sources):
         print(f"note: {note}")
 

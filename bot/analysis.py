@@ -25,6 +25,8 @@ STEP_FIELDS = frozenset({
     "current", "expected", "deviation", "peak_deviation", "p_value",
     "anomaly_start", "anomaly_duration", "spike_shape", "amplitude", "amplitude_pct",
     "trend_rate", "trend_capacity",
+    # Filled in by bot.step_context from the store, the monitor and the escalation matrix.
+    "related_anomalies", "validation_queries", "escalation_plan", "suggested_rule",
 })
 
 

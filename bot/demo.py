@@ -21,6 +21,7 @@ import fakeredis
 import numpy as np
 
 from bot.analysis import STEP_FIELDS, format_number, format_time
+from bot.escalation import load_matrix
 from bot.monitors import parse_monitors
 from bot.notifier import Notifier
 from bot.playbooks import load_playbooks
@@ -110,7 +111,8 @@ def run_demo(*, speed: float = 0.05, out=None) -> int:
     notifier = Notifier(store=store, gateway=gateway, playbooks=playbooks,
                         monitors={monitor.name: monitor for monitor in monitors},
                         clock=lambda: clock["now"])
-    poller = Poller(store=store, sources={"replay": source}, notifier=notifier)
+    poller = Poller(store=store, sources={"replay": source}, notifier=notifier,
+                    matrix=load_matrix(PLAYBOOKS_DIR / "escalation.yml"))
 
     print(f"replaying {len(monitors)} monitors every 5 simulated minutes from "
           f"{format_time(clock['now'])} to {format_time(end)}; injected incident "

@@ -30,7 +30,15 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from bot.durations import parse_duration
 from bot.errors import ConfigError
@@ -146,19 +154,51 @@ class Monitor(BaseModel):
 
 
 class SourceConfig(BaseModel):
-    """A named backend declared in the monitors file; secrets come from environment variables."""
+    """A named backend declared in the monitors file; secrets come from environment variables.
+
+    The file names the variable that holds each secret (`bearer_token_env`,
+    `password_env`, `api_key_env`, `app_key_env`, `headers_env`) and never
+    the secret itself::
+
+        prometheus-eu:
+          type: prometheus
+          url: https://prometheus-eu.internal:9090
+          bearer_token_env: PROMETHEUS_EU_TOKEN
+          ca_file: /etc/ssl/internal-ca.pem
+          headers: {X-Scope-OrgID: team-a}
+          timeout: 15s
+          retries: 3
+        datadog-eu: {type: datadog, site: datadoghq.eu, api_key_env: DD_EU_API_KEY, app_key_env: DD_EU_APP_KEY}
+        atlas: {type: atlas, url: http://atlas.internal:7101}
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: Literal["prometheus", "datadog", "atlas"]
-    url: str
+    url: str | None = Field(default=None, validate_default=True)
+    site: str | None = None
     bearer_token_env: str | None = None
+    username: str | None = None
+    password_env: str | None = Field(default=None, validate_default=True)
+    api_key_env: str | None = None
+    app_key_env: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
+    headers_env: dict[str, str] = Field(default_factory=dict)
+    ca_file: str | None = None
     timeout: Duration | None = None
+    retries: int | None = Field(default=None, ge=0, le=10)
+    backoff: Duration | None = None
+    raw_counters: Literal["increase", "keep"] | None = None
 
     @field_validator("url")
     @classmethod
-    def _http_url(cls, url: str) -> str:
+    def _http_url(cls, url: str | None, info: ValidationInfo) -> str | None:
+        if url is None:
+            kind = info.data.get("type")
+            if kind in ("prometheus", "atlas"):
+                example = "http://prometheus:9090" if kind == "prometheus" else "http://atlas:7101"
+                raise ValueError(f"a {kind} source needs the server's base URL; add one such as {example}")
+            return None
         parsed = urlsplit(url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ValueError(
@@ -169,7 +209,107 @@ class SourceConfig(BaseModel):
             parsed.port  # noqa: B018 - raises ValueError for a port out of range
         except ValueError:
             raise ValueError(f"{url!r} has an invalid port; use a number from 1 to 65535") from None
+        if parsed.username or parsed.password:
+            raise ValueError(
+                "contains a user name or password; keep credentials out of the file: "
+                "use username and password_env, or bearer_token_env"
+            )
         return url.rstrip("/")
+
+    @field_validator("site")
+    @classmethod
+    def _site_name(cls, site: str | None, info: ValidationInfo) -> str | None:
+        _only_for(info, site, "datadog")
+        if site is not None and not _SITE_NAME.match(site):
+            raise ValueError(
+                f"{site!r} is not a Datadog site name; use one such as datadoghq.com or datadoghq.eu, "
+                "or set url to the full API base URL"
+            )
+        return site
+
+    @field_validator("bearer_token_env", "password_env", "api_key_env", "app_key_env")
+    @classmethod
+    def _variable_name(cls, name: str | None, info: ValidationInfo) -> str | None:
+        field = info.field_name
+        if field in ("api_key_env", "app_key_env"):
+            _only_for(info, name, "datadog")
+        else:
+            _only_for(info, name, "prometheus", "atlas")
+        if name is not None and not _VARIABLE_NAME.match(name):
+            # The value may be a pasted secret, so the message does not repeat it.
+            raise ValueError(
+                "is not an environment variable name; give the name of the variable that holds the "
+                "secret, such as PROMETHEUS_EU_TOKEN, and export the secret in it"
+            )
+        if field == "password_env":
+            username = info.data.get("username")
+            if username and not name:
+                raise ValueError(f"basic auth for user {username!r} needs password_env too: "
+                                 "the variable that holds the password")
+            if name and not username:
+                raise ValueError("basic auth needs username too; add the user name")
+        return name
+
+    @field_validator("username", "ca_file")
+    @classmethod
+    def _not_for_datadog(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _only_for(info, value, "prometheus", "atlas")
+
+    @field_validator("raw_counters")
+    @classmethod
+    def _prometheus_only(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _only_for(info, value, "prometheus")
+
+    @field_validator("headers")
+    @classmethod
+    def _plain_headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        for name in headers:
+            _check_header_name(name)
+            if name.lower() in _CREDENTIAL_HEADERS:
+                raise ValueError(
+                    f"header {name!r} carries credentials; keep them out of the file: use bearer_token_env, "
+                    "or headers_env to read the header from an environment variable"
+                )
+        return headers
+
+    @field_validator("headers_env")
+    @classmethod
+    def _secret_headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        for name, variable in headers.items():
+            _check_header_name(name)
+            if not _VARIABLE_NAME.match(variable):
+                raise ValueError(
+                    f"header {name!r}: the value is not an environment variable name; give the name of "
+                    "the variable that holds the header value, such as PROMETHEUS_EU_ORG"
+                )
+        return headers
+
+    @field_validator("timeout")
+    @classmethod
+    def _positive_timeout(cls, seconds: float | None) -> float | None:
+        if seconds is not None and seconds <= 0:
+            raise ValueError(f"{seconds:g}s is not a usable timeout; use a positive duration such as 10s")
+        return seconds
+
+
+_VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SITE_NAME = re.compile(r"^[a-z0-9.-]+\.[a-z]{2,}$")
+# RFC 9110 token characters.
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "dd-api-key", "dd-application-key")
+
+
+def _only_for(info: ValidationInfo, value: Any, *types: str) -> Any:
+    """Reject a source field that has no meaning for the source's type."""
+    kind = info.data.get("type")
+    if value is not None and kind is not None and kind not in types:
+        raise ValueError(f"applies only to {' and '.join(types)} sources; remove it from this {kind} source")
+    return value
+
+
+def _check_header_name(name: str) -> None:
+    if not _HEADER_NAME.match(name):
+        raise ValueError(f"{name!r} is not a valid HTTP header name; use letters, digits and '-'")
 
 
 class MonitorsFile(BaseModel):

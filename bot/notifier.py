@@ -81,7 +81,7 @@ class Notifier:
 
         if fields is not None:
             playbook = self.playbooks[incident.playbook]
-            for step in playbook.steps_for(incident.kind):
+            for step in playbook.steps_for(incident.kind, tier=incident.tier, severity=incident.severity):
                 if not step.auto:
                     continue
                 message = step_message(step, body=step.render(fields), spent=now - incident.opened_at)
@@ -149,7 +149,8 @@ class Notifier:
         if incident is None:
             return
         playbook = self.playbooks[incident.playbook]
-        card = incident_card(incident, now=self._clock(), budget=playbook.budget_for(incident.kind))
+        budget = playbook.budget_for(incident.kind, tier=incident.tier, severity=incident.severity)
+        card = incident_card(incident, now=self._clock(), budget=budget)
 
         if incident.card_ts and incident.card_channel:
             self.gateway.update(incident.card_channel, incident.card_ts, card)

@@ -18,6 +18,11 @@ from bot.durations import parse_duration
 from bot.errors import PlaybookError
 
 ANOMALY_KINDS = ("spike", "trend", "oscillation", "drop")
+CONDITIONS = {
+    "kind": ANOMALY_KINDS,
+    "tier": ("high", "medium", "low"),
+    "severity": ("P0", "P1", "P2"),
+}
 
 
 @dataclass(frozen=True)
@@ -28,11 +33,13 @@ class Step:
     title: str
     budget: float
     text: str
-    when: str | None = None
+    when: tuple[tuple[str, tuple[str, ...]], ...] = ()
     auto: bool = False
 
-    def applies_to(self, kind: str) -> bool:
-        return self.when is None or self.when == kind
+    def applies_to(self, kind: str, *, tier: str = "high", severity: str = "P2") -> bool:
+        """Whether every `when` condition holds for an anomaly of this kind, tier and severity."""
+        facts = {"kind": kind, "tier": tier, "severity": severity}
+        return all(facts[name] in allowed for name, allowed in self.when)
 
     def render(self, fields: Mapping[str, str]) -> str:
         return self.text.format_map(fields).strip()
@@ -47,12 +54,12 @@ class Playbook:
     steps: tuple[Step, ...]
     path: str
 
-    def steps_for(self, kind: str) -> list[Step]:
-        return [step for step in self.steps if step.applies_to(kind)]
+    def steps_for(self, kind: str, *, tier: str = "high", severity: str = "P2") -> list[Step]:
+        return [step for step in self.steps if step.applies_to(kind, tier=tier, severity=severity)]
 
-    def budget_for(self, kind: str) -> float:
-        """Seconds the flow allows in all for an anomaly of `kind`."""
-        return sum(step.budget for step in self.steps_for(kind))
+    def budget_for(self, kind: str, *, tier: str = "high", severity: str = "P2") -> float:
+        """Seconds the flow allows in all for an anomaly of this kind, tier and severity."""
+        return sum(step.budget for step in self.steps_for(kind, tier=tier, severity=severity))
 
 
 def load_playbooks(directory: Path, *, fields: frozenset[str]) -> dict[str, Playbook]:
@@ -115,12 +122,7 @@ def _parse_step(path: Path, index: int, raw: object, fields: frozenset[str]) -> 
     except ValueError as error:
         raise PlaybookError(f"{path}: {label}: field 'budget': {error}") from None
 
-    when = raw.get("when")
-    if when is not None and when not in ANOMALY_KINDS:
-        raise PlaybookError(
-            f"{path}: {label}: field 'when': {when!r} is not an anomaly kind; "
-            f"use one of {', '.join(ANOMALY_KINDS)}"
-        )
+    when = _parse_when(path, label, raw.get("when"))
 
     post = raw.get("post")
     if post not in (None, "auto"):
@@ -132,6 +134,32 @@ def _parse_step(path: Path, index: int, raw: object, fields: frozenset[str]) -> 
         id=str(raw["id"]), title=str(raw["title"]), budget=budget, text=text,
         when=when, auto=post == "auto",
     )
+
+
+def _parse_when(path: Path, label: str, raw: object) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Read `when: spike` (a kind) or `when: {kind: [spike, drop], tier: high, severity: P0}`."""
+    if raw is None:
+        return ()
+    if isinstance(raw, str):
+        raw = {"kind": raw}
+    if not isinstance(raw, dict):
+        raise PlaybookError(f"{path}: {label}: field 'when' must be a kind or a mapping such as {{tier: high}}")
+
+    conditions = []
+    for name, value in raw.items():
+        if name not in CONDITIONS:
+            raise PlaybookError(
+                f"{path}: {label}: field 'when.{name}' is not a condition; use {', '.join(CONDITIONS)}"
+            )
+        values = tuple(value) if isinstance(value, list) else (value,)
+        for item in values:
+            if item not in CONDITIONS[name]:
+                noun = "an anomaly kind" if name == "kind" else f"a {name}"
+                raise PlaybookError(
+                    f"{path}: {label}: field 'when': {item!r} is not {noun}; use one of {', '.join(CONDITIONS[name])}"
+                )
+        conditions.append((name, values))
+    return tuple(conditions)
 
 
 def _check_template(path: Path, label: str, text: str, fields: frozenset[str]) -> None:

@@ -19,9 +19,11 @@ import numpy as np
 from bot import incidents, silences
 from bot.analysis import step_fields
 from bot.errors import SourceError
+from bot.escalation import EscalationRule
 from bot.monitors import Monitor
 from bot.notifier import Notifier
 from bot.sources.base import Series, Source, fingerprint
+from bot.step_context import context_fields
 from bot.store import LockBusy, Store
 from bot.telemetry import EVALUATIONS, INCIDENTS_OPENED, POLL_SECONDS, POLLS
 from detectors import Evaluation, evaluate
@@ -50,10 +52,14 @@ class PollReport:
 class Poller:
     """Runs poll cycles against the configured sources."""
 
-    def __init__(self, *, store: Store, sources: Mapping[str, Source], notifier: Notifier) -> None:
+    def __init__(
+        self, *, store: Store, sources: Mapping[str, Source], notifier: Notifier,
+        matrix: list[EscalationRule] | None = None,
+    ) -> None:
         self.store = store
         self.sources = sources
         self.notifier = notifier
+        self.matrix = matrix
 
     def poll(self, monitor: Monitor, *, now: float | None = None) -> PollReport:
         """Poll `monitor` as of `now` (default: the wall clock); raise SourceError on backend failure."""
@@ -139,6 +145,7 @@ class Poller:
                 report.updated.append(incident.id)
             fields = step_fields(monitor=monitor, incident=incident, evaluation=evaluation,
                                  timestamps=window.timestamps, values=window.values, now=now)
+            fields.update(context_fields(store=self.store, incident=incident, monitor=monitor, matrix=self.matrix))
             self.notifier.publish(incident, now=now, fields=fields)
             return
 

@@ -17,16 +17,24 @@ from bot.errors import BotError, SourceError
 from bot.monitors import Monitor
 from bot.notifier import Notifier
 from bot.poller import Poller
+from bot.source_health import SourceHealth
 
 log = logging.getLogger(__name__)
 
 
-def poll_safely(poller: Poller, monitor: Monitor) -> None:
-    """Run one poll; log every failure with the monitor's name instead of raising."""
+def poll_safely(poller: Poller, monitor: Monitor, *, source_health: SourceHealth | None = None) -> None:
+    """Run one poll; log every failure with the monitor's name instead of raising.
+
+    With `source_health`, a SourceError counts as a failure of the monitor's
+    source (and may post an unhealthy notice in its channel), and a poll
+    that reached the source counts as a success.
+    """
     try:
         report = poller.poll(monitor)
     except SourceError as error:
-        log.error("monitor %s: source %s failed: %s", monitor.name, error.source, error)
+        log.error("monitor %s: source %s failed: %s (url %s, query %r)", monitor.name, error.source, error,
+                  error.url or "not configured", error.query)
+        _record_health(source_health, monitor, error)
         return
     except BotError as error:
         log.error("monitor %s: poll failed: %s", monitor.name, error)
@@ -35,17 +43,42 @@ def poll_safely(poller: Poller, monitor: Monitor) -> None:
         log.exception("monitor %s: poll failed with an unexpected error", monitor.name)
         return
 
+    if report.skipped is None:
+        _record_health(source_health, monitor, None)
     if report.opened:
         log.info("monitor %s: opened incidents %s", monitor.name, ", ".join(report.opened))
 
 
-def schedule_monitors(scheduler: BaseScheduler, poller: Poller, monitors: Sequence[Monitor]) -> None:
-    """Add one job per monitor that polls at its interval, starting now."""
+def _record_health(source_health: SourceHealth | None, monitor: Monitor, error: SourceError | None) -> None:
+    """Record a poll's outcome in source health; a Redis or Slack failure here never stops the poll loop."""
+    if source_health is None:
+        return
+    try:
+        if error is None:
+            source_health.record_success(monitor)
+        else:
+            source_health.record_failure(monitor, error)
+    except Exception:
+        log.exception("monitor %s: source health of %s not recorded", monitor.name, monitor.source)
+
+
+def schedule_monitors(
+    scheduler: BaseScheduler, poller: Poller, monitors: Sequence[Monitor], *,
+    source_health: SourceHealth | None = None,
+) -> None:
+    """Add one job per monitor that polls at its interval, starting now.
+
+    Without `source_health`, one is built on the poller's store and its
+    notifier's Slack gateway, with the default notice interval.
+    """
+    if source_health is None:
+        source_health = SourceHealth(store=poller.store, gateway=poller.notifier.gateway)
     for monitor in monitors:
         scheduler.add_job(
             poll_safely,
             IntervalTrigger(seconds=monitor.interval),
             args=(poller, monitor),
+            kwargs={"source_health": source_health},
             id=f"poll:{monitor.name}",
             name=f"poll {monitor.name}",
             max_instances=1,

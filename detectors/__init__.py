@@ -34,15 +34,44 @@ window of equal width in the baseline, with a generalised Pareto tail beyond the
 (see `detectors._pvalues`). It does not assume normal or independent points, but it does assume
 that the baseline's windows and the current window share one distribution.
 
-Detectors (`DETECTOR_NAMES`):
+Detectors (`DETECTOR_NAMES`; `DetectorSettings.for_detector(name)` applies each one's defaults):
 
 - `sigma`: the PromQL rule (avg_over_time(x[window]) - avg_over_time(x[baseline] offset
   window)) / stddev_over_time(x[baseline] offset window), for metrics without seasonality.
+- `mad`: distance from the baseline median in robust sigma (1.4826 * MAD), default k = 2.5.
+- `iqr`: Tukey's fences Q1 - k * IQR and Q3 + k * IQR, default k = 1.5.
+- `seasonal`: residuals from a daily or weekly median profile in the monitor's time zone,
+  chosen from the baseline's autocorrelation when `seasonality` is "auto".
+- `trend`: the window's slope against the slopes of the baseline's windows. `details` gives
+  the slope per hour and, with `capacity`, the seconds until the capacity is reached.
+- `oscillation`: new or stronger periodic movement, from the window's spectrum against the
+  baseline's (scipy.signal.periodogram). Needs a window of 16 sampling steps or more.
+- `drop`: `sigma` on the lower side only, default lower bound 2 sigma.
+
+Datadog-style names map onto these:
+
+- `basic` -> `iqr`: quantile bounds on a lagging baseline, no seasonality.
+- `agile` -> `seasonal`, re-levelled to the hour (or 4 windows) before the window, so it
+  follows level shifts quickly.
+- `robust` -> `seasonal`: a median profile that a long anomaly in the baseline barely moves.
+- `adaptive` -> `mad` on only the last day of the baseline, so it follows recent behaviour.
+
+Other entry points:
+
+- `adjust_p_values(p)`: Benjamini-Hochberg adjusted p-values across the series of one cycle.
+  Tiering on the adjusted value is the recommended default for callers with many series.
+- `SigmaBank` and `evaluate_many`: the `sigma` detector over a (series x steps) array on a
+  regular grid, kept up to date with running sums (`SigmaBank.append`, one column per step).
+  `SeasonalBank` does the same on residuals from a daily profile.
+- `replay(timestamps, values, settings=...)`: causal replay of one series, one evaluation per
+  point; `ReplayResult.anomaly_scores()` turns it into scores in [0, 1] for backtests.
 """
 
 from detectors._batch import BatchEvaluation, SigmaBank, evaluate_many
+from detectors._batch_seasonal import SeasonalBank
 from detectors._engine import evaluate
 from detectors._pvalues import adjust_p_values
+from detectors._replay import ReplayResult, replay
 from detectors._results import Anomaly, Evaluation, tier_for
 from detectors._settings import DETECTOR_NAMES, DetectorSettings
 
@@ -50,11 +79,14 @@ __all__ = [
     "DETECTOR_NAMES",
     "Anomaly",
     "BatchEvaluation",
-    "SigmaBank",
-    "evaluate_many",
     "DetectorSettings",
     "Evaluation",
+    "ReplayResult",
+    "SeasonalBank",
+    "SigmaBank",
     "adjust_p_values",
     "evaluate",
+    "evaluate_many",
+    "replay",
     "tier_for",
 ]

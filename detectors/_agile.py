@@ -39,17 +39,11 @@ def fit_agile(split: SeriesSplit, settings: DetectorSettings) -> LevelModel | No
     standardised = residuals / model.scale
     times = split.baseline_times
     span = level_span(settings)
-    window_means, window_counts = interval_means(
-        times, standardised, times - settings.window, times
-    )
+    window_means, window_counts = interval_means(times, standardised, times - settings.window, times)
     level_means, level_counts = interval_means(
         times, standardised, times - settings.window - span, times - settings.window
     )
-    usable = (
-        (times - settings.window - span >= split.baseline_start)
-        & (window_counts > 0)
-        & (level_counts > 0)
-    )
+    usable = (times - settings.window - span >= split.baseline_start) & (window_counts > 0) & (level_counts > 0)
     null = NullDistribution(window_means[usable] - level_means[usable])
     return replace(
         model,
@@ -60,9 +54,7 @@ def fit_agile(split: SeriesSplit, settings: DetectorSettings) -> LevelModel | No
     )
 
 
-def evaluate_agile(
-    split: SeriesSplit, settings: DetectorSettings, model: LevelModel, name: str
-) -> Evaluation:
+def evaluate_agile(split: SeriesSplit, settings: DetectorSettings, model: LevelModel, name: str) -> Evaluation:
     """Evaluate with the expectation moved to the level of the span before the window."""
     span = level_span(settings)
     start = split.window_start - span

@@ -47,7 +47,9 @@ class BatchEvaluation:
 
     `status` is "anomaly", "normal" or "skipped", and `reason` is "" unless skipped. The
     other arrays follow `Evaluation`: deviation 0 and p-value 1 for skipped series, and
-    `kind` is "spike", "drop" or "" for non-anomalies.
+    `kind` is "spike", "drop" or "" for non-anomalies. `crossed` is True where the deviation
+    crosses a bound in the configured direction, whatever the tier, so a caller can tier on
+    adjusted p-values (see `adjust_p_values`).
     """
 
     evaluated_at: float
@@ -60,6 +62,7 @@ class BatchEvaluation:
     p_value: np.ndarray
     tier: np.ndarray
     kind: np.ndarray
+    crossed: np.ndarray
 
 
 class SigmaBank:
@@ -68,8 +71,7 @@ class SigmaBank:
     def __init__(self, *, series: int, step: float, settings: DetectorSettings) -> None:
         if settings.min_fraction > 0.0:
             raise ValueError(
-                "min_fraction > 0 is not supported by the batch detector: "
-                "use detectors.evaluate per series"
+                "min_fraction > 0 is not supported by the batch detector: use detectors.evaluate per series"
             )
         self.settings = settings
         self.step = float(step)
@@ -94,29 +96,12 @@ class SigmaBank:
         self.now = math.nan
 
     @classmethod
-    def from_history(
-        cls, timestamps: np.ndarray, values: np.ndarray, *, settings: DetectorSettings
-    ) -> SigmaBank:
+    def from_history(cls, timestamps: np.ndarray, values: np.ndarray, *, settings: DetectorSettings) -> SigmaBank:
         """Build the state from a (series x steps) history on a regular grid.
 
         Raises ValueError when the timestamps are not evenly spaced or the shapes differ.
         """
-        times = np.asarray(timestamps, dtype=np.float64)
-        history = np.asarray(values, dtype=np.float64)
-        if history.ndim != 2 or times.ndim != 1 or history.shape[1] != times.size:
-            raise ValueError(
-                f"values must be (series x steps) with one column per timestamp, "
-                f"got {history.shape} and {times.shape}"
-            )
-        if times.size < 2:
-            raise ValueError("history needs at least two timestamps to know the grid step")
-        steps = np.diff(times)
-        step = float(np.median(steps))
-        if step <= 0.0 or np.max(np.abs(steps - step)) > 1e-6 * step:
-            raise ValueError(
-                "timestamps must be evenly spaced: resample to a regular grid (NaN for gaps)"
-            )
-
+        times, history, step = check_grid(timestamps, values)
         bank = cls(series=history.shape[0], step=step, settings=settings)
         for first in range(0, bank.series, ROW_BLOCK):
             rows = slice(first, min(first + ROW_BLOCK, bank.series))
@@ -171,24 +156,27 @@ class SigmaBank:
         )
         self.window_means[rows, slots] = means.astype(np.float32)
 
-    def append(self, timestamp: float, column: np.ndarray) -> BatchEvaluation:
-        """Add the values of one new step (NaN when missing) and evaluate every series."""
+    def append(self, timestamp: float, column: np.ndarray, *, crossing_only: bool = False) -> BatchEvaluation:
+        """Add the values of one new step (NaN when missing) and evaluate every series.
+
+        With `crossing_only`, p-values are computed only for series whose deviation crosses
+        a bound, and are NaN (tier "low") for the others. That is faster, but the result is
+        then unfit for `adjust_p_values`, which needs every p-value.
+        """
         if math.isfinite(self.now) and abs(timestamp - self.now - self.step) > 1e-6 * self.step:
             raise ValueError(
                 f"timestamp {timestamp!r} is not one step ({self.step} s) after {self.now!r}: "
                 "append one column per step, NaN for a missing one"
             )
         self._push(float(timestamp), np.asarray(column, dtype=np.float64))
-        return self.evaluate()
+        return self.evaluate(crossing_only=crossing_only)
 
     def _push(self, timestamp: float, column: np.ndarray) -> None:
         """Advance every running sum by one step."""
         column = np.where(np.isfinite(column), column - self.reference, np.nan)
         slot = self.position % self.span
         leaving_window = self._value_at(self.position - self.window_steps)
-        entering_baseline = self._value_at(
-            self.position - self.window_steps - self.offset_steps - 1
-        )
+        entering_baseline = self._value_at(self.position - self.window_steps - self.offset_steps - 1)
         leaving_baseline = self._value_at(self.position - self.span)
 
         present = np.isfinite(column)
@@ -230,8 +218,8 @@ class SigmaBank:
         self.baseline_squares += sign * filled * filled
         self.baseline_count += np.where(present, 1, 0) * int(sign)
 
-    def evaluate(self) -> BatchEvaluation:
-        """Evaluate every series at the latest step."""
+    def evaluate(self, *, crossing_only: bool = False) -> BatchEvaluation:
+        """Evaluate every series at the latest step; see `append` for `crossing_only`."""
         settings = self.settings
         count = self.baseline_count
         safe_count = np.maximum(count, 1)
@@ -248,15 +236,16 @@ class SigmaBank:
 
         deviation = np.zeros(self.series)
         deviation[usable] = (current_offset[usable] - mean[usable]) / std[usable]
-        p_value = np.ones(self.series)
-        p_value[usable] = self._p_values(current_offset, deviation, usable)
-
         direction = settings.direction
         above = usable & (direction != "below") & (deviation > settings.threshold)
         below = usable & (direction != "above") & (deviation < -settings.lower_bound)
-        tier = np.where(
-            p_value < HIGH_TIER_P, "high", np.where(p_value < MEDIUM_TIER_P, "medium", "low")
-        )
+        p_value = np.ones(self.series)
+        tested = usable
+        if crossing_only:
+            p_value[usable] = np.nan
+            tested = above | below
+        p_value[tested] = self._p_values(current_offset, deviation, tested)
+        tier = np.where(p_value < HIGH_TIER_P, "high", np.where(p_value < MEDIUM_TIER_P, "medium", "low"))
         anomalous = (above | below) & (tier != "low")
 
         status = np.where(anomalous, "anomaly", np.where(usable, "normal", "skipped"))
@@ -278,6 +267,7 @@ class SigmaBank:
             p_value=p_value,
             tier=np.where(usable, tier, "low"),
             kind=kind,
+            crossed=above | below,
         )
 
     def _null_slices(self) -> list[slice]:
@@ -293,9 +283,7 @@ class SigmaBank:
             return [slice(first, last + 1)]
         return [slice(first, self.span), slice(0, last + 1)]
 
-    def _p_values(
-        self, observed: np.ndarray, deviation: np.ndarray, rows: np.ndarray
-    ) -> np.ndarray:
+    def _p_values(self, observed: np.ndarray, deviation: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Return the empirical p-value of each usable row's window mean."""
         pieces = self._null_slices()
         direction = self.settings.direction
@@ -335,6 +323,26 @@ class SigmaBank:
         with ThreadPoolExecutor(max_workers=THREADS) as pool:
             list(pool.map(block_p, range(0, indices.size, ROW_BLOCK)))
         return result
+
+
+def check_grid(timestamps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Check a (series x steps) history on an even grid and return it with its step.
+
+    Raises ValueError when the timestamps are not evenly spaced or the shapes differ.
+    """
+    times = np.asarray(timestamps, dtype=np.float64)
+    history = np.asarray(values, dtype=np.float64)
+    if history.ndim != 2 or times.ndim != 1 or history.shape[1] != times.size:
+        raise ValueError(
+            f"values must be (series x steps) with one column per timestamp, got {history.shape} and {times.shape}"
+        )
+    if times.size < 2:
+        raise ValueError("history needs at least two timestamps to know the grid step")
+    steps = np.diff(times)
+    step = float(np.median(steps))
+    if step <= 0.0 or np.max(np.abs(steps - step)) > 1e-6 * step:
+        raise ValueError("timestamps must be evenly spaced: resample to a regular grid (NaN for gaps)")
+    return times, history, step
 
 
 def _smoothed_p(

@@ -22,9 +22,7 @@ class Run:
     points: int
 
 
-def current_run(
-    times: np.ndarray, excess: np.ndarray, *, window_start: float, now: float
-) -> Run | None:
+def current_run(times: np.ndarray, excess: np.ndarray, *, window_start: float, now: float) -> Run | None:
     """Find the run of points beyond the bound that reaches into the alert window.
 
     `excess` is True where a point lies beyond the bound in the anomaly's direction. The run
@@ -52,9 +50,7 @@ def current_run(
                 break
 
     step = float(np.median(np.diff(times))) if times.size > 1 else 0.0
-    return Run(
-        start=float(times[first]), duration=float(times[last] - times[first]) + step, points=points
-    )
+    return Run(start=float(times[first]), duration=float(times[last] - times[first]) + step, points=points)
 
 
 def describe(

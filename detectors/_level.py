@@ -70,9 +70,7 @@ def baseline_moments(split: SeriesSplit) -> tuple[float, float]:
     return float(np.mean(values)), float(np.std(values))
 
 
-def check_history(
-    split: SeriesSplit, settings: DetectorSettings, *, name: str
-) -> Evaluation | None:
+def check_history(split: SeriesSplit, settings: DetectorSettings, *, name: str) -> Evaluation | None:
     """Return a skipped evaluation when the split has no window data or too little baseline."""
     if split.window_values.size == 0:
         return skipped(reason="no data", detector=name, now=split.now)
@@ -84,9 +82,7 @@ def check_history(
 def no_variance(split: SeriesSplit, *, name: str) -> Evaluation:
     """Return the skipped evaluation of a flat baseline."""
     mean, std = baseline_moments(split)
-    return skipped(
-        reason="no variance", detector=name, now=split.now, baseline_mean=mean, baseline_std=std
-    )
+    return skipped(reason="no variance", detector=name, now=split.now, baseline_mean=mean, baseline_std=std)
 
 
 def build_level_model(
@@ -160,9 +156,7 @@ def evaluate_level(
     baseline, as long as `split` covers the current window.
     """
     direction = direction or settings.direction
-    recent = slice(
-        int(np.searchsorted(split.times, split.now - RUN_LOOKBACK, side="right")), split.times.size
-    )
+    recent = slice(int(np.searchsorted(split.times, split.now - RUN_LOOKBACK, side="right")), split.times.size)
     recent_times = split.times[recent]
     recent_expected = model.expected_at(recent_times)
     residuals = (split.values[recent] - recent_expected) / model.scale
@@ -178,9 +172,7 @@ def evaluate_level(
     side = _crossed_side(window, deviation, model, settings.min_fraction, direction)
     anomaly = None
     if side is not None and tier != "low":
-        excess = (
-            residuals > model.upper_bound if side == "above" else residuals < -model.lower_bound
-        )
+        excess = residuals > model.upper_bound if side == "above" else residuals < -model.lower_bound
         run = current_run(recent_times, excess, window_start=split.window_start, now=split.now)
         if run is not None:
             details: dict[str, float | str] = {
@@ -298,13 +290,9 @@ def _rolling_quantiles(
     # One row per window, padded with NaN to the longest window.
     offsets = np.arange(longest)
     index = starts[:, None] + offsets[None, :]
-    padded = np.where(
-        offsets[None, :] < counts[:, None], values[np.minimum(index, ends[:, None])], np.nan
-    )
+    padded = np.where(offsets[None, :] < counts[:, None], values[np.minimum(index, ends[:, None])], np.nan)
     ordered = np.sort(padded, axis=1)
-    return _sorted_quantile(ordered, counts, 1.0 - fraction), _sorted_quantile(
-        ordered, counts, fraction
-    )
+    return _sorted_quantile(ordered, counts, 1.0 - fraction), _sorted_quantile(ordered, counts, fraction)
 
 
 def _sorted_quantile(ordered: np.ndarray, counts: np.ndarray, quantile: float) -> np.ndarray:

@@ -53,9 +53,7 @@ class OscillationModel:
     baseline_std: float
 
 
-def fit_oscillation(
-    split: SeriesSplit, settings: DetectorSettings
-) -> OscillationModel | Evaluation | None:
+def fit_oscillation(split: SeriesSplit, settings: DetectorSettings) -> OscillationModel | Evaluation | None:
     """Fit the reference spectrum and null sample from the baseline's windows.
 
     Returns a skipped evaluation when the window holds fewer than MIN_SPECTRUM_POINTS steps or
@@ -175,9 +173,7 @@ def _frequency_step(model: OscillationModel) -> float:
 
 def _spectra(segments: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
     """Return the non-zero frequencies (Hz) and each row's detrended Hann periodogram."""
-    frequencies, power = signal.periodogram(
-        segments, fs=1.0 / step, window="hann", detrend="linear", axis=-1
-    )
+    frequencies, power = signal.periodogram(segments, fs=1.0 / step, window="hann", detrend="linear", axis=-1)
     return frequencies[1:], power[:, 1:]
 
 

@@ -95,9 +95,7 @@ def cantelli_p(deviation: float, direction: str) -> float:
     return 1.0 if signed <= 0.0 else 1.0 / (1.0 + signed * signed)
 
 
-def null_p_value(
-    null: NullDistribution, observed: float, *, deviation: float, direction: str
-) -> float:
+def null_p_value(null: NullDistribution, observed: float, *, deviation: float, direction: str) -> float:
     """Return the p-value of `observed`, from the null sample when it is large enough.
 
     `deviation` is the same observation in baseline sigma, for the Cantelli fallback.

@@ -32,15 +32,23 @@ class ReplayResult:
     kind: np.ndarray  # anomaly kind, "" when not an anomaly
 
     def anomaly_scores(self) -> np.ndarray:
-        """Return a score in [0, 1] per point: 1 - p at the first point of each anomaly, else 0.
+        """Return a score in [0, 1] per point, 1 - p where an anomaly run's evidence grows.
 
-        Later points of the same run score 0, as the bot opens one incident per run and
-        updates it afterwards. A NaN p-value scores 0.
+        Within each run of consecutive anomalous points, a point scores 1 - p when its p-value
+        is the run's lowest so far: the point where the bot would open the incident, or raise
+        its confidence. Other points score 0, so any score threshold alerts at most once per
+        run for each level of evidence it passes.
         """
-        anomalous = self.status == "anomaly"
-        onset = anomalous & ~np.concatenate(([False], anomalous[:-1]))
-        scores = np.where(onset, 1.0 - self.p_value, 0.0)
-        return np.clip(np.nan_to_num(scores, nan=0.0), 0.0, 1.0)
+        scores = np.zeros(self.status.size)
+        lowest = 1.0
+        for index in np.flatnonzero(self.status == "anomaly"):
+            if index == 0 or self.status[index - 1] != "anomaly":
+                lowest = 1.0
+            p_value = float(self.p_value[index])
+            if p_value < lowest:
+                scores[index] = 1.0 - p_value
+                lowest = p_value
+        return np.clip(scores, 0.0, 1.0)
 
 
 def replay(
@@ -58,8 +66,9 @@ def replay(
     call. Raises ValueError when the arrays differ in shape.
     """
     order = np.argsort(np.asarray(timestamps, dtype=np.float64), kind="stable")
-    times, points = as_series(np.asarray(timestamps, dtype=np.float64)[order],
-                              np.asarray(values, dtype=np.float64)[order])
+    times, points = as_series(
+        np.asarray(timestamps, dtype=np.float64)[order], np.asarray(values, dtype=np.float64)[order]
+    )
     keep = np.isfinite(points) & np.isfinite(times)
     clean_times = times[keep]
     clean_values = points[keep]

@@ -59,9 +59,7 @@ class SeasonalProfile:
         return np.where(np.isnan(expected), self.fallback, expected)
 
 
-def choose_seasonality(
-    split: SeriesSplit, settings: DetectorSettings
-) -> tuple[str, dict[str, float]]:
+def choose_seasonality(split: SeriesSplit, settings: DetectorSettings) -> tuple[str, dict[str, float]]:
     """Return the seasonality to use and the autocorrelations behind an automatic choice."""
     span = split.baseline_end - split.baseline_start
     if split.baseline_times.size:
@@ -79,24 +77,14 @@ def choose_seasonality(
     half_day = scores["autocorrelation_half_day"]
     day = scores["autocorrelation_day"]
     week = scores["autocorrelation_week"]
-    if (
-        span >= 2 * WEEK
-        and week >= MIN_SEASONAL_AUTOCORRELATION
-        and week > day + MIN_AUTOCORRELATION_MARGIN
-    ):
+    if span >= 2 * WEEK and week >= MIN_SEASONAL_AUTOCORRELATION and week > day + MIN_AUTOCORRELATION_MARGIN:
         return "weekly", scores
-    if (
-        span >= 2 * DAY
-        and day >= MIN_SEASONAL_AUTOCORRELATION
-        and day > half_day + MIN_AUTOCORRELATION_MARGIN
-    ):
+    if span >= 2 * DAY and day >= MIN_SEASONAL_AUTOCORRELATION and day > half_day + MIN_AUTOCORRELATION_MARGIN:
         return "daily", scores
     return "none", scores
 
 
-def fit_profile(
-    split: SeriesSplit, settings: DetectorSettings, seasonality: str
-) -> tuple[SeasonalProfile, np.ndarray]:
+def fit_profile(split: SeriesSplit, settings: DetectorSettings, seasonality: str) -> tuple[SeasonalProfile, np.ndarray]:
     """Fit the profile and return it with the baseline's leave-one-cycle-out residuals."""
     times = split.baseline_times
     values = split.baseline_values
@@ -133,9 +121,7 @@ def fit_seasonal(split: SeriesSplit, settings: DetectorSettings) -> LevelModel |
     return None if fitted is None else fitted[0]
 
 
-def fit_seasonal_with_residuals(
-    split: SeriesSplit, settings: DetectorSettings
-) -> tuple[LevelModel, np.ndarray] | None:
+def fit_seasonal_with_residuals(split: SeriesSplit, settings: DetectorSettings) -> tuple[LevelModel, np.ndarray] | None:
     """Fit the seasonal model and return it with the baseline's residuals (metric units)."""
     seasonality, scores = choose_seasonality(split, settings)
     profile, residuals = fit_profile(split, settings, seasonality)
@@ -187,8 +173,13 @@ def _longest_fitting(seasonality: str, span: float) -> str:
 
 
 def _bin_seconds(times: np.ndarray) -> float:
-    """Return a bin width that divides a day evenly and holds MIN_BIN_STEPS steps."""
+    """Return the profile bin width for points at the times' median sampling step."""
     step = float(np.median(np.diff(times))) if times.size > 1 else MIN_BIN_SECONDS
+    return bin_seconds_for_step(step)
+
+
+def bin_seconds_for_step(step: float) -> float:
+    """Return a bin width that divides a day evenly and holds MIN_BIN_STEPS steps."""
     width = max(MIN_BIN_SECONDS, MIN_BIN_STEPS * step)
     bins_per_day = max(1, int(DAY // width))
     return DAY / bins_per_day

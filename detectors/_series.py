@@ -52,17 +52,14 @@ def as_series(timestamps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, n
     points = np.asarray(values, dtype=np.float64)
     if times.ndim != 1 or points.ndim != 1 or times.shape != points.shape:
         raise ValueError(
-            f"timestamps and values must be 1-D arrays of equal length, "
-            f"got shapes {times.shape} and {points.shape}"
+            f"timestamps and values must be 1-D arrays of equal length, got shapes {times.shape} and {points.shape}"
         )
     if times.size > 1 and np.any(np.diff(times) < 0):
         raise ValueError("timestamps must be ascending: sort the series by time before evaluating")
     return times, points
 
 
-def split_series(
-    timestamps: np.ndarray, values: np.ndarray, *, now: float, settings: DetectorSettings
-) -> SeriesSplit:
+def split_series(timestamps: np.ndarray, values: np.ndarray, *, now: float, settings: DetectorSettings) -> SeriesSplit:
     """Drop missing and future points, then locate the alert window and the baseline.
 
     NaN, +Inf and -Inf values count as missing, and so do points after `now`.
@@ -72,9 +69,7 @@ def split_series(
     return split_clean(times[keep], points[keep], now=now, settings=settings)
 
 
-def split_clean(
-    times: np.ndarray, points: np.ndarray, *, now: float, settings: DetectorSettings
-) -> SeriesSplit:
+def split_clean(times: np.ndarray, points: np.ndarray, *, now: float, settings: DetectorSettings) -> SeriesSplit:
     """Locate the alert window and the baseline in arrays that are already clean.
 
     `times` must be ascending and every point finite with timestamp <= now, as

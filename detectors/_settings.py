@@ -86,28 +86,17 @@ class DetectorSettings:
             )
         if not 0.0 <= self.min_fraction <= 1.0:
             raise ValueError(
-                f"invalid min_fraction {self.min_fraction!r}: use a fraction between 0 and 1 "
-                "(0 = test the window mean)"
+                f"invalid min_fraction {self.min_fraction!r}: use a fraction between 0 and 1 (0 = test the window mean)"
             )
-        if (
-            isinstance(self.min_samples, bool)
-            or not isinstance(self.min_samples, int)
-            or (self.min_samples < 1)
-        ):
-            raise ValueError(
-                f"invalid min_samples {self.min_samples!r}: use a whole number of points >= 1"
-            )
+        if isinstance(self.min_samples, bool) or not isinstance(self.min_samples, int) or (self.min_samples < 1):
+            raise ValueError(f"invalid min_samples {self.min_samples!r}: use a whole number of points >= 1")
         if self.capacity is not None and not math.isfinite(self.capacity):
-            raise ValueError(
-                f"invalid capacity {self.capacity!r}: use a finite limit in the metric's units, "
-                "or None"
-            )
+            raise ValueError(f"invalid capacity {self.capacity!r}: use a finite limit in the metric's units, or None")
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise ValueError(
-                f"unknown timezone {self.timezone!r}: use an IANA name such as "
-                "'UTC' or 'Europe/Berlin'"
+                f"unknown timezone {self.timezone!r}: use an IANA name such as 'UTC' or 'Europe/Berlin'"
             ) from error
 
     @classmethod

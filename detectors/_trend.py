@@ -71,9 +71,7 @@ def window_slopes(
     # Relative to the window's own time spread, anything smaller is rounding error.
     usable = (count >= MIN_SLOPE_POINTS) & (spread > 1e-9 * count * count * width * width)
     slopes = np.full(ends.shape, np.nan)
-    slopes[usable] = (count[usable] * sum_tx[usable] - sum_t[usable] * sum_x[usable]) / spread[
-        usable
-    ]
+    slopes[usable] = (count[usable] * sum_tx[usable] - sum_t[usable] * sum_x[usable]) / spread[usable]
     return slopes, (stop - first)
 
 
@@ -107,13 +105,9 @@ def fit_trend(split: SeriesSplit, settings: DetectorSettings) -> TrendModel | No
     )
 
 
-def evaluate_trend(
-    split: SeriesSplit, settings: DetectorSettings, model: TrendModel, name: str
-) -> Evaluation:
+def evaluate_trend(split: SeriesSplit, settings: DetectorSettings, model: TrendModel, name: str) -> Evaluation:
     """Test the window's slope against the baseline slopes and build the evaluation."""
-    lookback = int(
-        np.searchsorted(split.times, split.now - RUN_LOOKBACK - settings.window, side="right")
-    )
+    lookback = int(np.searchsorted(split.times, split.now - RUN_LOOKBACK - settings.window, side="right"))
     times = split.times[lookback:]
     expected = model.expected_at(times)
     residuals = split.values[lookback:] - expected
@@ -126,9 +120,7 @@ def evaluate_trend(
     if not math.isfinite(window_slope):
         window_slope = model.slope_mean
     deviation = (window_slope - model.slope_mean) / model.slope_std
-    p_value = null_p_value(
-        model.null, window_slope, deviation=deviation, direction=settings.direction
-    )
+    p_value = null_p_value(model.null, window_slope, deviation=deviation, direction=settings.direction)
     tier = tier_for(p_value)
 
     side = None
@@ -176,9 +168,7 @@ def _trend_details(
     split: SeriesSplit, settings: DetectorSettings, model: TrendModel, residual_slope: float
 ) -> dict[str, float | str]:
     """Return slope, level and the time to reach `capacity` at the raw window slope."""
-    raw_slope, _ = window_slopes(
-        split.window_times, split.window_values, np.array([split.now]), settings.window
-    )
+    raw_slope, _ = window_slopes(split.window_times, split.window_values, np.array([split.now]), settings.window)
     slope = float(raw_slope[0]) if math.isfinite(float(raw_slope[0])) else residual_slope
     window_times = split.window_times
     level = float(np.mean(split.window_values)) + slope * (split.now - float(np.mean(window_times)))

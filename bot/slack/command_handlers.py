@@ -94,14 +94,14 @@ def _silence(services: Services, command: Command, *, ack: Ack, respond: Respond
         try:
             matchers = silences.parse_selector(target)
         except ValueError as error:
-            ack(f"I understood `/anomaly silence {target} …`, but {error}.\n"
+            ack(f"I understood `/anomaly {command.text}`, but {error}.\n"
                 "For example: `/anomaly silence {service=\"api\"} 2h deploy in progress`.")
             return
     elif target in services.monitors:
         monitor = target
     else:
         known = ", ".join(sorted(services.monitors)) or "none configured"
-        ack(f"I understood `/anomaly silence {target} …`, but `{target}` is neither a monitor nor a selector. "
+        ack(f"I understood `/anomaly {command.text}`, but `{target}` is neither a monitor nor a selector. "
             f"Monitors: {known}. For example: `/anomaly silence api-cpu 2h deploy in progress`.")
         return
 

@@ -7,8 +7,7 @@ understood, says what is wrong and shows a correct example.
 from __future__ import annotations
 
 import re
-import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.durations import parse_duration
 
@@ -61,10 +60,16 @@ class Command:
     duration: float | None = None
     reason: str = ""
     query: str | None = None
+    text: str = ""
 
 
 def parse_command(text: str) -> Command:
+    """Parse the text after `/anomaly`; raise CommandError when it is malformed."""
     text = (text or "").strip()
+    return replace(_parse(text), text=text)
+
+
+def _parse(text: str) -> Command:
     if not text:
         return Command("help")
     verb, _, rest = text.partition(" ")
@@ -80,7 +85,7 @@ def parse_command(text: str) -> Command:
     if verb == "silence":
         return _silence(text, rest)
     if verb == "unsilence":
-        if not rest or " " in rest:
+        if not rest or (" " in rest and "{" not in rest):
             raise CommandError(text=text, verb=verb,
                                problem="`unsilence` takes one monitor name, selector or silence id.")
         return Command(verb, target=rest)
@@ -99,14 +104,11 @@ def _incident_id(text: str, verb: str, rest: str) -> str:
 
 
 def _silence(text: str, rest: str) -> Command:
-    try:
-        parts = shlex.split(rest)
-    except ValueError as error:
-        raise CommandError(text=text, verb="silence", problem=f"the quoting is unbalanced ({error}).") from None
-    if len(parts) < 2:
+    target, remainder = _split_target(rest)
+    duration_text, _, reason = remainder.partition(" ")
+    if not target or not duration_text:
         raise CommandError(text=text, verb="silence",
                            problem="`silence` needs a monitor or selector and a duration.")
-    target, duration_text, reason = parts[0], parts[1], " ".join(parts[2:])
     try:
         duration = parse_duration(duration_text)
     except ValueError:
@@ -115,7 +117,17 @@ def _silence(text: str, rest: str) -> Command:
     if not 0 < duration <= MAX_SILENCE:
         raise CommandError(text=text, verb="silence",
                            problem=f"`{duration_text}` is out of range; silence for more than 0s and at most 30d.")
-    return Command("silence", target=target, duration=duration, reason=reason)
+    return Command("silence", target=target, duration=duration, reason=reason.strip())
+
+
+def _split_target(rest: str) -> tuple[str, str]:
+    """Split off the first word, or a whole `metric{...}` selector, which may contain spaces."""
+    first = rest.split(" ", 1)[0]
+    if "{" in first and "}" not in first and "}" in rest:
+        end = rest.index("}") + 1
+        return rest[:end].strip(), rest[end:].strip()
+    target, _, remainder = rest.partition(" ")
+    return target, remainder.strip()
 
 
 def _triage(text: str, rest: str) -> Command:

@@ -4,9 +4,10 @@ A counter (`http_requests_total`) only goes up, until its process restarts
 and it starts again from 0. Monitored as it is, the restart looks like a
 drop to zero and the steady climb looks like a trend. Prometheus's rate()
 and increase() handle both; a query without them returns the raw counter,
-so the source turns it into the increase over each step, the way
-increase() treats a reset: a value lower than the one before means the
-counter restarted, and the increase across the reset is the new value.
+so the source turns it into the increase over each step. A value lower than
+the one before means the counter restarted: the increase over that step is
+unknown, because the counts between the last sample and the restart are
+lost, so that point is left out rather than read as a small increase.
 """
 
 from __future__ import annotations
@@ -42,25 +43,25 @@ def counter_increases(
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Return the increase of a raw counter over each step, and how many resets it crossed.
 
-    Each point gets the increase since the sample one step before. A point
-    whose previous sample is missing (a gap longer than GAP_STEPS steps) or
-    non-finite is left out, because its increase is unknown. A point whose
-    own value is non-finite keeps that value, so it is reported as data
-    quality and never read as a drop. The first sample has no predecessor,
-    so fetch one step before the range you need.
+    Each point gets the increase since the sample one step before. These
+    points are left out, because their increase is unknown: the step across
+    a reset, a point whose previous sample is missing (a gap longer than
+    GAP_STEPS steps) and a point whose previous sample is not finite. A
+    point whose own value is not finite keeps that value, so it is reported
+    as data quality and never read as a drop. The first sample has no
+    predecessor, so fetch one step before the range you need.
     """
     if timestamps.size < 2:
         empty = np.empty(0, dtype=np.float64)
         return empty, empty.copy(), 0
 
     previous, current = values[:-1], values[1:]
-    both_finite = np.isfinite(previous) & np.isfinite(current)
-    resets = both_finite & (current < previous)
+    resets = np.isfinite(previous) & np.isfinite(current) & (current < previous)
 
     increases = current - previous
-    increases[resets] = current[resets]
-    increases[~np.isfinite(current)] = current[~np.isfinite(current)]
+    not_finite = ~np.isfinite(current)
+    increases[not_finite] = current[not_finite]
 
     after_gap = np.diff(timestamps) > step * GAP_STEPS
-    keep = ~after_gap & np.isfinite(previous)
-    return timestamps[1:][keep], increases[keep], int(np.count_nonzero(resets & keep))
+    keep = ~after_gap & np.isfinite(previous) & ~resets
+    return timestamps[1:][keep], increases[keep], int(np.count_nonzero(resets & ~after_gap))

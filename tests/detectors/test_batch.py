@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from detector_series import MINUTE, START
 
-from detectors import DetectorSettings, SigmaBank, evaluate, evaluate_many
+from detectors import DetectorSettings, SeasonalBank, SigmaBank, evaluate, evaluate_many
 
 SETTINGS = DetectorSettings(baseline=2 * 86400.0)
 
@@ -77,3 +77,41 @@ def test_batch_short_history_skipped():
     batch = evaluate_many(times, values, settings=SETTINGS)
 
     assert list(batch.reason) == ["insufficient history"] * 3
+
+
+def daily_grid(series: int = 20, days: float = 4.0, seed: int = 1):
+    rng = np.random.default_rng(seed)
+    steps = int(days * 86400 / MINUTE)
+    times = START + MINUTE * np.arange(steps)
+    cycle = 20.0 * np.sin(2 * np.pi * times / 86400.0)
+    values = 50.0 + cycle[None, :] + rng.standard_normal((series, steps))
+    return times, values
+
+
+def test_seasonal_bank_follows_daily_cycle():
+    times, values = daily_grid()
+    values[1, -3:] += 12.0
+    settings = DetectorSettings(detector="seasonal", baseline=3 * 86400.0)
+    history = values.shape[1] - 60
+    bank = SeasonalBank.from_history(times[:history], values[:, :history], settings=settings)
+
+    for column in range(history, values.shape[1]):
+        result = bank.append(float(times[column]), values[:, column])
+
+    assert result.status[1] == "anomaly"
+    assert result.kind[1] == "spike"
+    assert np.count_nonzero(result.status == "anomaly") == 1
+    expected = 50.0 + 20.0 * np.sin(2 * np.pi * times[-5:] / 86400.0)
+    assert result.expected[0] == pytest.approx(expected.mean(), abs=1.0)
+
+
+def test_crossing_only_leaves_others_nan():
+    times, values = grid_history(series=5)
+    values[0, -3:] += 40.0
+    bank = SigmaBank.from_history(times[:-1], values[:, :-1], settings=SETTINGS)
+
+    result = bank.append(float(times[-1]), values[:, -1], crossing_only=True)
+
+    assert result.crossed[0]
+    assert result.p_value[0] < 0.01
+    assert np.all(np.isnan(result.p_value[1:]))

@@ -27,9 +27,7 @@ def collect_p_values(name: str, *, series: int, evaluations: int, daily_amplitud
     [("sigma", 40, 0.0), ("mad", 40, 0.0), ("seasonal", 20, 10.0)],
 )
 def test_p_values_calibrated(name, series, daily_amplitude):
-    p_values = collect_p_values(
-        name, series=series, evaluations=40, daily_amplitude=daily_amplitude
-    )
+    p_values = collect_p_values(name, series=series, evaluations=40, daily_amplitude=daily_amplitude)
 
     high_share = float(np.mean(p_values < 0.01))
     medium_share = float(np.mean(p_values < 0.05))

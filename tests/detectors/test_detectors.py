@@ -171,9 +171,7 @@ def test_seasonal_weekly_profile_in_timezone():
     local = times + 2 * 3600.0  # Europe/Berlin in summer; START is in November (UTC+1)
     weekend = ((np.floor(local / 86400) + 3) % 7) >= 5
     values = 10.0 + 40.0 * weekend + noise
-    settings = DetectorSettings.for_detector(
-        "seasonal", baseline=21 * 86400.0, timezone="Europe/Berlin"
-    )
+    settings = DetectorSettings.for_detector("seasonal", baseline=21 * 86400.0, timezone="Europe/Berlin")
 
     result = evaluate(times, values, now=times[-1], settings=settings)
 
@@ -204,9 +202,7 @@ def test_trend_reports_slope_and_capacity():
     details = result.anomaly.details
     assert details["slope_per_hour"] == pytest.approx(15.0, rel=0.4)
     remaining = 200.0 - details["level"]
-    assert details["time_to_capacity"] == pytest.approx(
-        remaining / details["slope_per_hour"] * 3600
-    )
+    assert details["time_to_capacity"] == pytest.approx(remaining / details["slope_per_hour"] * 3600)
 
 
 def test_trend_quiet_on_seasonal_noise():

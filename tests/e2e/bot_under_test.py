@@ -59,7 +59,8 @@ def start_bot(*, redis_url: str, prometheus_url: str, slack, monitors_yaml: str,
     playbooks = load_playbooks(PLAYBOOKS_DIR, fields=STEP_FIELDS)
     notifier = Notifier(store=store, gateway=gateway, playbooks=playbooks, monitors=monitors)
     sources = {"prometheus": PrometheusSource(prometheus_url)}
-    poller = Poller(store=store, sources=sources, notifier=notifier)
+    poller = Poller(store=store, sources=sources, notifier=notifier,
+                    matrix=load_matrix(PLAYBOOKS_DIR / "escalation.yml"))
     services = Services(
         store=store, notifier=notifier, gateway=gateway, sources=sources, monitors=monitors,
         matrix=load_matrix(PLAYBOOKS_DIR / "escalation.yml"), permissions=Permissions(gateway, groups or {}),

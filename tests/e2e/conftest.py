@@ -13,6 +13,11 @@ from tests.harness.prometheus_server import BackfillSeries, backfill, start_prom
 
 STEP = 60.0
 CHANNEL = "alerts-api"
+SPIKE_STEPS = [
+    "Step 1. Timeframe analysis", "Step 2. Baseline comparison", "Step 3a. Spike analysis",
+    "Step 4. Multi-metric correlation", "Step 6. Hypothesis validation", "Step 7. Action plan or escalation",
+    "Step 8. Enhanced monitoring",
+]
 MONITORS = f"""
 monitors:
   - name: api-latency

@@ -8,7 +8,7 @@ import time
 
 from bot.incident import Hypothesis
 from tests.e2e.bot_under_test import SIGNING_SECRET
-from tests.e2e.conftest import CHANNEL
+from tests.e2e.conftest import CHANNEL, SPIKE_STEPS
 from tests.harness.processes import wait_until
 from tests.slack_emulator import block_actions_body, post_signed
 
@@ -68,7 +68,12 @@ def test_card_chart_and_thread(bot, slack, people, tmp_path):
 
     replies = slack.replies(CHANNEL, card["ts"])[1:]
     steps = [reply["text"].split(":")[0] for reply in replies if reply.get("text", "").startswith("Step")]
-    assert steps == ["Step 1. Timeframe analysis", "Step 2. Baseline comparison", "Step 3a. Spike analysis"]
+    assert steps == SPIKE_STEPS
+    step_texts = {reply["text"].split(":")[0]: reply["text"] for reply in replies}
+    assert "No other monitored series is anomalous" in step_texts["Step 4. Multi-metric correlation"]
+    assert "`(api_latency_ms) offset 7d`" in step_texts["Step 6. Hypothesis validation"]
+    assert "escalates to the senior engineer (@oncall-senior)" in step_texts["Step 7. Action plan or escalation"]
+    assert "alert: ApiLatencyAnomaly" in step_texts["Step 8. Enhanced monitoring"]
     assert "budget 2m" in replies[0]["blocks"][0]["text"]["text"]
     assert re.search(r"mean [\d.,]+ \(baseline mean [\d.,]+, \+\d+\.\d% change\)", replies[0]["text"])
 

@@ -8,6 +8,7 @@ import redis
 from slack_sdk import WebClient
 
 from bot.analysis import STEP_FIELDS
+from bot.escalation import load_matrix
 from bot.monitors import Monitor, parse_monitors
 from bot.notifier import Notifier
 from bot.playbooks import load_playbooks
@@ -36,5 +37,6 @@ def build_pipeline(
     playbooks = load_playbooks(PLAYBOOKS_DIR, fields=STEP_FIELDS)
     monitors = {monitor.name: monitor for monitor in parse_monitors(monitors_yaml).monitors}
     notifier = Notifier(store=store, gateway=gateway, playbooks=playbooks, monitors=monitors)
-    poller = Poller(store=store, sources=sources, notifier=notifier)
+    poller = Poller(store=store, sources=sources, notifier=notifier,
+                    matrix=load_matrix(PLAYBOOKS_DIR / "escalation.yml"))
     return Pipeline(store=store, poller=poller, monitors=monitors, gateway=gateway, notifier=notifier)

@@ -96,14 +96,16 @@ def test_card_posted_for_labelled_window(temperature, redis_server, redis_client
 
     # conversations.replies lists the parent first, as Slack does.
     replies = slack.replies(CHANNEL, incident.card_ts)[1:]
-    titles = [reply["text"].split(":")[0] for reply in replies]
+    titles = [reply["text"].split(":")[0] for reply in replies if reply.get("text", "").startswith("Step")]
     assert titles[:2] == ["Step 1. Timeframe analysis", "Step 2. Baseline comparison"]
     assert titles[2] in ("Step 3a. Spike analysis", "Step 3d. Drop analysis")
-    assert len(replies) == 3
+    assert titles[3:] == ["Step 4. Multi-metric correlation", "Step 6. Hypothesis validation",
+                          "Step 7. Action plan or escalation", "Step 8. Enhanced monitoring"]
+    assert len(slack.calls_to("files.completeUploadExternal")) == 1
 
     # Later polls saw the same anomaly: the card was updated in place, never reposted.
     assert len(slack.calls_to("chat.update")) >= 1
-    assert len(slack.calls_to("chat.postMessage")) == 4
+    assert len(slack.calls_to("chat.postMessage")) == 1 + 7
 
 
 def test_no_card_for_quiet_stretch(temperature, redis_server, redis_client, slack):

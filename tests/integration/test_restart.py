@@ -69,8 +69,9 @@ def test_restart_keeps_one_card(tmp_path, redis_server, redis_client, spiking_pr
     slack.add_channel(CHANNEL)
     worker = _worker(tmp_path, redis_server, spiking_prometheus, slack).start()
     try:
-        wait_until(lambda: len(slack.messages(CHANNEL)) == 1 and len(slack.calls_to("chat.postMessage")) == 4,
-                   timeout=30, what="first card and its three steps")
+        wait_until(lambda: len(slack.messages(CHANNEL)) == 1 and len(slack.calls_to("chat.postMessage")) == 8
+                   and len(slack.calls_to("files.completeUploadExternal")) == 1,
+                   timeout=30, what="first card, its seven steps and the chart")
     finally:
         exit_code = worker.stop(hard=hard)
     if not hard:
@@ -87,8 +88,10 @@ def test_restart_keeps_one_card(tmp_path, redis_server, redis_client, spiking_pr
         worker.stop()
 
     (card,) = slack.messages(CHANNEL)
-    assert len(slack.calls_to("chat.postMessage")) == 4
-    assert len(slack.replies(CHANNEL, card["ts"])) == 1 + 3
+    assert len(slack.calls_to("chat.postMessage")) == 8
+    assert len(slack.calls_to("files.completeUploadExternal")) == 1
+    steps = [r for r in slack.replies(CHANNEL, card["ts"]) if r.get("text", "").startswith("Step")]
+    assert len(steps) == 7
     assert "api-latency" in card["text"]
     assert len(redis_client.keys("anomalybot:incident:open:*")) == 1
     for call in slack.calls_to("chat.update"):

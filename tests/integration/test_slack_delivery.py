@@ -64,10 +64,12 @@ def test_card_and_steps_posted_once(parts, slack):
     replies = slack.replies(CHANNEL, card["ts"])[1:]
     assert [reply["text"].split(":")[0] for reply in replies] == [
         "Step 1. Timeframe analysis", "Step 2. Baseline comparison", "Step 3a. Spike analysis",
+        "Step 4. Multi-metric correlation", "Step 6. Hypothesis validation", "Step 7. Action plan or escalation",
+        "Step 8. Enhanced monitoring",
     ]
     assert "<hour_mean>" in replies[0]["text"]
     assert len(slack.calls_to("chat.update")) == 1
-    assert len(slack.calls_to("chat.postMessage")) == 4
+    assert len(slack.calls_to("chat.postMessage")) == 8
 
 
 def test_card_respects_block_limits_with_long_labels(parts, slack):
@@ -107,7 +109,7 @@ def test_channel_not_found_logged_then_posted_when_fixed(parts, slack, caplog):
     assert returned.card_ts is None
     assert store.get_incident(incident.id).card_ts is None
     assert "card incident:1:card not delivered, Slack error channel_not_found in #no-such-channel" in caplog.text
-    assert len(pipeline_dead := store.redis.lrange("anomalybot:outbox:dead", 0, -1)) == 4, pipeline_dead
+    assert len(pipeline_dead := store.redis.lrange("anomalybot:outbox:dead", 0, -1)) == 8, pipeline_dead
 
     slack.add_channel("no-such-channel")
     notifier.publish(store.get_incident(incident.id), now=1_120.0, fields=_fields())
