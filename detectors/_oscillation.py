@@ -56,7 +56,7 @@ class OscillationModel:
 def fit_oscillation(split: SeriesSplit, settings: DetectorSettings) -> OscillationModel | Evaluation | None:
     """Fit the reference spectrum and null sample from the baseline's windows.
 
-    Returns a skipped evaluation when the window holds fewer than MIN_SPECTRUM_POINTS steps or
+    Returns a skipped evaluation when the window has fewer than MIN_SPECTRUM_POINTS steps or
     the baseline has too few complete windows, and None when the baseline has no variance.
     """
     times = split.baseline_times

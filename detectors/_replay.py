@@ -36,8 +36,8 @@ class ReplayResult:
 
         Within each run of consecutive anomalous points, a point scores 1 - p when its p-value
         is the run's lowest so far: the point where the bot would open the incident, or raise
-        its confidence. Other points score 0, so any score threshold alerts at most once per
-        run for each level of evidence it passes.
+        its confidence. Other points score 0, so a run contributes one scored point per new
+        low of its p-value, not one per anomalous point.
         """
         scores = np.zeros(self.status.size)
         lowest = 1.0
@@ -90,7 +90,7 @@ def replay(
             fitted_at = now
         if isinstance(model, Evaluation):
             result = model
-            # A fit without window data says nothing about the baseline, so refit at the next point.
+            # A fit without window data builds no model, so refit at the next point.
             if model.reason == "no data":
                 model = None
         else:

@@ -39,7 +39,7 @@ def spike_shape(duration: float) -> str | None:
 
 @dataclass(frozen=True)
 class Anomaly:
-    """What kind of anomaly an evaluation found, and how large and long it is.
+    """Kind, size and duration of the anomaly that an evaluation found.
 
     `start` is the unix time of the first anomalous point of the current run and `duration`
     the run's length in seconds. `amplitude` is the window mean minus the baseline

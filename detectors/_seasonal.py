@@ -179,7 +179,7 @@ def _bin_seconds(times: np.ndarray) -> float:
 
 
 def bin_seconds_for_step(step: float) -> float:
-    """Return a bin width that divides a day evenly and holds MIN_BIN_STEPS steps."""
+    """Return a bin width that divides a day evenly and contains MIN_BIN_STEPS steps."""
     width = max(MIN_BIN_SECONDS, MIN_BIN_STEPS * step)
     bins_per_day = max(1, int(DAY // width))
     return DAY / bins_per_day

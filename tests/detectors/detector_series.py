@@ -1,4 +1,4 @@
-"""Synthetic series with known answers for the detector tests."""
+"""Synthetic series with known anomalies for the detector tests."""
 
 from __future__ import annotations
 
