@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     history = HISTORY_DAYS * per_day
 
     high = medium = high_onsets = 0
+    by_weekday = np.zeros(7)
+    weekdays = (np.floor(times / DAY).astype(np.int64) + 3) % 7
     previous_high = np.zeros(options.series, dtype=bool)
     started = time.perf_counter()
     for day in range(options.days):
@@ -87,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             p_values = adjust_p_values(result.p_value) if options.adjust else result.p_value
             is_high = crossing & (p_values < 0.01)
             high += int(np.count_nonzero(is_high))
+            by_weekday[weekdays[column]] += np.count_nonzero(is_high)
             medium += int(np.count_nonzero(crossing & (p_values >= 0.01) & (p_values < 0.05)))
             high_onsets += int(np.count_nonzero(is_high & ~previous_high))
             previous_high = is_high
@@ -103,6 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"high-tier anomalous evaluations per 1,000 series-days: {1000 * high / series_days:.2f}")
     print(f"high-tier anomaly onsets per 1,000 series-days: {1000 * high_onsets / series_days:.2f}")
+    evaluated_days = np.bincount(weekdays[history:], minlength=7) / per_day
+    rates = 1000 * by_weekday / np.maximum(evaluated_days * options.series, 1)
+    print(
+        "high-tier anomalous evaluations per 1,000 series-days by weekday (Mon to Sun): "
+        + ", ".join(f"{rate:.0f}" for rate in rates)
+    )
     print(f"medium-tier anomalous evaluations per 1,000 series-days: {1000 * medium / series_days:.2f}")
     return 0
 

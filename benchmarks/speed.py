@@ -7,9 +7,9 @@ series x `--days` days at 1-minute steps, then appends `--cycles` new minutes an
 median and maximum time of one cycle. Peak memory is the process's maximum resident set size,
 which includes the generated history.
 
-TODO: compare one cycle with what Prometheus needs to evaluate the equivalent rule
+TODO: compare one cycle with the time Prometheus takes to evaluate the equivalent rule
 `(avg_over_time(x[5m]) - avg_over_time(x[7d] offset 5m)) / stddev_over_time(x[7d] offset 5m)`
-over the same series; that needs a real Prometheus server with backfilled history.
+over the same series. That needs a real Prometheus server with backfilled history.
 """
 
 from __future__ import annotations

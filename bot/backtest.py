@@ -178,7 +178,7 @@ def parse_timestamp(text: str, *, path: Path, line: int) -> float:
 
 
 def parse_value(text: str, *, path: Path, line: int) -> float:
-    """Parse a number; an empty field or NaN is a missing point (NaN)."""
+    """Parse a number. An empty field or NaN is a missing point (NaN)."""
     if text in MISSING_VALUES:
         return math.nan
     try:

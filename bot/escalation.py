@@ -20,6 +20,7 @@ class EscalationRule:
     target: str
     handle: str
     war_room: bool = False
+    pause_on_ack: bool = False
 
 
 def load_matrix(path: Path) -> list[EscalationRule]:
@@ -56,7 +57,7 @@ def load_matrix(path: Path) -> list[EscalationRule]:
                 f"{path}: rule {index}: field 'handle': {handle!r} must start with @, such as @oncall-senior"
             )
         rules.append(EscalationRule(float(confidence), after, str(row["target"]), handle,
-                                    bool(row.get("war_room", False))))
+                                    bool(row.get("war_room", False)), bool(row.get("pause_on_ack", False))))
     return sorted(rules, key=lambda rule: rule.min_confidence, reverse=True)
 
 

@@ -55,7 +55,12 @@ class Incident(BaseModel):
     snoozed_until: float | None = None
     snoozed_by: str | None = None
     severity: Severity = "P2"
+    severity_reasons: list[str] = Field(default_factory=list)
     escalation_level: int = 0
+    escalated_at: float | None = None
+    card_posted_at: float | None = None
+    flapping: bool = False
+    grouped: list[str] = Field(default_factory=list)
     war_room: str | None = None
     current_step: str = "1"
     hypotheses: list[Hypothesis] = Field(default_factory=list)

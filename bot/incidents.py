@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from bot.incident import Incident
 from bot.monitors import Monitor
+from bot.severity import SEVERITY_RANK, SeverityPolicy, assess
 from bot.store import Store
 from detectors import Evaluation
 
@@ -23,11 +24,21 @@ def record_anomaly(
     fingerprint: str,
     evaluation: Evaluation,
     now: float,
+    policy: SeverityPolicy | None = None,
 ) -> tuple[Incident, bool]:
-    """Open the incident of `fingerprint`, or update the open one; return it and whether it is new."""
+    """Open the incident of `fingerprint`, or update the open one; return it and whether it is new.
+
+    With a severity `policy`, the severity is assessed on every update and only ever rises.
+    """
     anomaly = evaluation.anomaly
     if anomaly is None:
         raise ValueError("record_anomaly needs an evaluation with an anomaly")
+
+    severity, reasons = "P2", []
+    if policy is not None:
+        severity, reasons = assess(policy, metric_type=monitor.metric_type, current=evaluation.current,
+                                   expected=evaluation.expected, deviation=evaluation.deviation,
+                                   tier=evaluation.tier)
 
     def build(incident_id: str) -> Incident:
         return Incident(
@@ -39,6 +50,7 @@ def record_anomaly(
             deviation=evaluation.deviation, peak_deviation=evaluation.deviation,
             current=evaluation.current, expected=evaluation.expected,
             baseline_mean=evaluation.baseline_mean, baseline_std=evaluation.baseline_std,
+            severity=severity, severity_reasons=reasons,
         )
 
     existing_id = store.open_incident_id(fingerprint)
@@ -58,7 +70,10 @@ def record_anomaly(
         tier = evaluation.tier
         if TIER_RANK[current.tier] > TIER_RANK[tier]:
             tier = current.tier
+        raised = SEVERITY_RANK[severity] > SEVERITY_RANK[current.severity]
         return current.model_copy(update={
+            "severity": severity if raised else current.severity,
+            "severity_reasons": reasons if raised else current.severity_reasons,
             "updated_at": now, "last_anomalous_at": now, "recovered_at": None,
             "kind": anomaly.kind, "shape": anomaly.shape, "direction": anomaly.direction,
             "tier": tier, "p_value": min(current.p_value, evaluation.p_value),
@@ -75,7 +90,7 @@ def record_anomaly(
                     existing_id, fingerprint)
         store.redis.delete(store.key("incident", "open", fingerprint))
         return record_anomaly(store, monitor=monitor, labels=labels, fingerprint=fingerprint,
-                              evaluation=evaluation, now=now)
+                              evaluation=evaluation, now=now, policy=policy)
     log.info("incident %s updated: deviation %.2f p=%.2g", updated.id, evaluation.deviation,
              evaluation.p_value)
     return updated, False

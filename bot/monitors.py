@@ -110,6 +110,18 @@ class DetectorConfig(BaseModel):
         return DetectorSettings.for_detector(self.name, **overrides)
 
 
+class SuppressionConfig(BaseModel):
+    """How a monitor keeps quiet: repeats, hourly cap, flapping and grouping."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    repeat_window: Duration = 300.0
+    max_alerts_per_hour: int = Field(default=5, ge=1)
+    flapping_opens: int = Field(default=3, ge=2)
+    group_window: Duration = 300.0
+    group_by: str | None = "service"
+
+
 class Monitor(BaseModel):
     """One monitored query: a source, its schedule, its detector and its channel."""
 
@@ -124,6 +136,18 @@ class Monitor(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     playbook: str = "metric_anomaly"
+    metric_type: Literal["cpu", "memory", "disk", "latency", "error_rate", "request_rate", "business", "other"] = (
+        "other"
+    )
+    team: str | None = None
+    suppression: SuppressionConfig = Field(default_factory=SuppressionConfig)
+
+    @field_validator("team")
+    @classmethod
+    def _team_handle(cls, team: str | None) -> str | None:
+        if team is not None and not re.match(r"^@[a-z0-9][a-z0-9._-]*$", team):
+            raise ValueError(f"{team!r} is not a user group handle; write it as @payments-oncall")
+        return team
 
     @field_validator("name")
     @classmethod

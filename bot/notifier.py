@@ -111,9 +111,13 @@ class Notifier:
         if deliver:
             self.deliver(incident.id)
 
-    def note(self, incident: Incident, text: str) -> None:
-        """Post a line in the incident's thread (who did what), after what is queued before it."""
-        self._queue_post(incident.id, f"incident:{incident.id}:note:{uuid.uuid4().hex}", note_message(text))
+    def note(self, incident: Incident, text: str, *, post_key: str | None = None) -> None:
+        """Post a line in the incident's thread (who did what), after what is queued before it.
+
+        With `post_key`, the line is posted once however often this is called with that key.
+        """
+        post_key = post_key or f"incident:{incident.id}:note:{uuid.uuid4().hex}"
+        self._queue_post(incident.id, post_key, note_message(text))
         self.deliver(incident.id)
 
     def deliver(self, stream: str | None = None) -> int:
@@ -161,9 +165,9 @@ class Notifier:
         if posted is None:
             return
         channel, ts = posted
-        self.store.update_incident(
-            incident.id, lambda current: current.model_copy(update={"card_channel": channel, "card_ts": ts})
-        )
+        posted_at = self._clock()
+        self.store.update_incident(incident.id, lambda current: current.model_copy(
+            update={"card_channel": channel, "card_ts": ts, "card_posted_at": posted_at}))
 
     def _deliver_post(self, operation: Operation) -> None:
         channel, thread_ts = self._thread_of(operation.data["incident"])

@@ -16,12 +16,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot import incidents, silences
+from bot import incidents, silences, suppression
 from bot.analysis import step_fields
 from bot.errors import SourceError
 from bot.escalation import EscalationRule
+from bot.escalation_clock import EscalationClock
 from bot.monitors import Monitor
 from bot.notifier import Notifier
+from bot.responder import Responder
+from bot.severity import SeverityPolicy
 from bot.sources.base import Series, Source, fingerprint
 from bot.step_context import context_fields
 from bot.store import LockBusy, Store
@@ -46,6 +49,7 @@ class PollReport:
     opened: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     silenced: list[str] = field(default_factory=list)
+    suppressed: list[tuple[str, str]] = field(default_factory=list)
     skipped: str | None = None
 
 
@@ -55,15 +59,21 @@ class Poller:
     def __init__(
         self, *, store: Store, sources: Mapping[str, Source], notifier: Notifier,
         matrix: list[EscalationRule] | None = None,
+        policy: SeverityPolicy | None = None,
+        responder: Responder | None = None,
+        clock: EscalationClock | None = None,
     ) -> None:
         self.store = store
         self.sources = sources
         self.notifier = notifier
         self.matrix = matrix
+        self.policy = policy
+        self.responder = responder
+        self.clock = clock
 
     def poll(self, monitor: Monitor, *, now: float | None = None) -> PollReport:
         """Poll `monitor` as of `now` (default: the wall clock); raise SourceError on backend failure."""
-        now = time.time() if now is None else now
+        now = time.time() if now is None else float(now)
         started = time.monotonic()
         try:
             with self.store.lock(f"poll:{monitor.name}", ttl=max(monitor.interval, 30.0)):
@@ -134,30 +144,71 @@ class Poller:
                          monitor.name, series_fingerprint, silence.id, silence.until)
                 report.silenced.append(series_fingerprint)
                 return
+            if not self._may_alert(monitor, window, series_fingerprint, evaluation, now=now, report=report):
+                return
             incident, created = incidents.record_anomaly(
                 self.store, monitor=monitor, labels=window.labels, fingerprint=series_fingerprint,
-                evaluation=evaluation, now=now,
+                evaluation=evaluation, now=now, policy=self.policy,
             )
             if created:
                 INCIDENTS_OPENED.labels(monitor.name, incident.tier).inc()
                 report.opened.append(incident.id)
+                suppression.record_alert(self.store, monitor=monitor, incident=incident, now=now)
             else:
                 report.updated.append(incident.id)
+            if self.clock is not None:
+                self.clock.schedule(incident)
             fields = step_fields(monitor=monitor, incident=incident, evaluation=evaluation,
                                  timestamps=window.timestamps, values=window.values, now=now)
             fields.update(context_fields(store=self.store, incident=incident, monitor=monitor, matrix=self.matrix))
-            self.notifier.publish(incident, now=now, fields=fields)
+            incident = self.notifier.publish(incident, now=now, fields=fields)
+            if created and self.responder is not None:
+                self.responder.on_opened(incident, now=now)
             return
 
         if evaluation.status == "skipped":
             log.debug("monitor %s series %s skipped: %s", monitor.name, series_fingerprint, evaluation.reason)
             return
 
+        owner = self.store.open_incident_id(series_fingerprint)
+        owner_incident = self.store.get_incident(owner) if owner else None
+        if owner_incident is not None and owner_incident.fingerprint != series_fingerprint:
+            return  # a grouped series: its group's card follows the first series
         recovered = incidents.record_normal(self.store, fingerprint=series_fingerprint,
                                             evaluation=evaluation, now=now)
         if recovered is not None:
             report.updated.append(recovered.id)
             self.notifier.publish(recovered, now=now)
+
+
+    def _may_alert(self, monitor: Monitor, window: Series, fingerprint: str, evaluation: Evaluation, *,
+                   now: float, report: PollReport) -> bool:
+        """Apply grouping and suppression before a new incident opens; update an open one freely."""
+        owner_id = self.store.open_incident_id(fingerprint)
+        if owner_id is not None:
+            owner = self.store.get_incident(owner_id)
+            # A grouped series points at its group's incident; the card follows the first series.
+            return owner is None or owner.fingerprint == fingerprint
+
+        decision = suppression.decide(self.store, monitor=monitor, labels=window.labels,
+                                      fingerprint=fingerprint, now=now)
+        if decision.alert:
+            return True
+        report.suppressed.append((fingerprint, decision.reason or ""))
+        title = ", ".join(f"{k}={v}" for k, v in sorted(window.labels.items()) if k != "__name__")
+        if decision.reason == "grouped" and decision.incident is not None:
+            grouped = suppression.attach_to_group(self.store, incident=decision.incident, fingerprint=fingerprint,
+                                                  title=title, now=now)
+            if grouped is not None:
+                self.notifier.refresh_card(grouped, deliver=False)
+                self.notifier.note(grouped, f"Also anomalous, grouped into this incident: {monitor.name} "
+                                            f"{{{title}}} at {evaluation.deviation:+.1f}σ.")
+        elif decision.reason == "flapping" and decision.incident is not None:
+            flapping = suppression.mark_flapping(self.store, decision.incident, now=now)
+            if flapping is not None:
+                self.notifier.refresh_card(flapping)
+        log.info("monitor %s series %s: anomaly not alerted (%s)", monitor.name, fingerprint, decision.reason)
+        return False
 
 
 def _merge(stored: Series | None, fresh: Series, *, oldest: float) -> Series:

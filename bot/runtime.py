@@ -11,11 +11,14 @@ from slack_sdk import WebClient
 from bot.analysis import STEP_FIELDS
 from bot.errors import ConfigError
 from bot.escalation import EscalationRule, load_matrix
+from bot.escalation_clock import EscalationClock
 from bot.monitors import Monitor, load_monitors
 from bot.notifier import Notifier
 from bot.playbooks import Playbook, load_playbooks
 from bot.poller import Poller
+from bot.responder import Responder
 from bot.settings import Settings
+from bot.severity import load_policy
 from bot.slack.gateway import Gateway, WebGateway
 from bot.sources.base import Source
 from bot.sources.registry import build_sources, unconfigured_sources
@@ -37,12 +40,15 @@ class Runtime:
     notifier: Notifier
     poller: Poller
     matrix: list[EscalationRule]
+    responder: Responder
+    clock: EscalationClock
 
 
 def build_runtime(settings: Settings, *, gateway: Gateway | None = None) -> Runtime:
     """Load monitors and playbooks and connect the store, sources and Slack."""
     playbooks = load_playbooks(settings.playbooks_dir, fields=STEP_FIELDS)
     matrix = load_matrix(settings.playbooks_dir / "escalation.yml")
+    policy = load_policy(settings.playbooks_dir / "severity.yml")
     monitors_file = load_monitors(settings.monitors_file)
     monitors = monitors_file.monitors
     unknown = [m for m in monitors if m.playbook not in playbooks]
@@ -66,8 +72,13 @@ def build_runtime(settings: Settings, *, gateway: Gateway | None = None) -> Runt
 
     notifier = Notifier(store=store, gateway=gateway, playbooks=playbooks,
                         monitors={monitor.name: monitor for monitor in monitors})
-    poller = Poller(store=store, sources=sources, notifier=notifier, matrix=matrix)
+    responder = Responder(store=store, notifier=notifier, gateway=gateway, policy=policy,
+                          monitors={monitor.name: monitor for monitor in monitors})
+    clock = EscalationClock(store, matrix, escalate=responder.escalate)
+    poller = Poller(store=store, sources=sources, notifier=notifier, matrix=matrix, policy=policy,
+                    responder=responder, clock=clock)
     log.info("runtime ready: %d monitors, %d playbooks, sources %s",
              len(monitors), len(playbooks), ", ".join(sorted(sources)) or "none")
     return Runtime(settings=settings, monitors=monitors, playbooks=playbooks, store=store,
-                   sources=sources, gateway=gateway, notifier=notifier, poller=poller, matrix=matrix)
+                   sources=sources, gateway=gateway, notifier=notifier, poller=poller, matrix=matrix,
+                   responder=responder, clock=clock)

@@ -7,17 +7,22 @@ scheduled; the other monitors keep polling.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.daily_digest import post_daily_digest
 from bot.errors import BotError, SourceError
+from bot.escalation_clock import EscalationClock
 from bot.monitors import Monitor
 from bot.notifier import Notifier
 from bot.poller import Poller
 from bot.source_health import SourceHealth
+from bot.sources.settings import SourceSettings
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +74,12 @@ def schedule_monitors(
     """Add one job per monitor that polls at its interval, starting now.
 
     Without `source_health`, one is built on the poller's store and its
-    notifier's Slack gateway, with the default notice interval.
+    notifier's Slack gateway, with the notice interval SOURCE_NOTICE_INTERVAL
+    sets (default 30 minutes).
     """
     if source_health is None:
-        source_health = SourceHealth(store=poller.store, gateway=poller.notifier.gateway)
+        source_health = SourceHealth(store=poller.store, gateway=poller.notifier.gateway,
+                                     notice_interval=SourceSettings().source_notice_interval)
     for monitor in monitors:
         scheduler.add_job(
             poll_safely,
@@ -107,3 +114,35 @@ def schedule_delivery(scheduler: BaseScheduler, notifier: Notifier) -> None:
         id="outbox", name="deliver queued Slack messages", max_instances=1, coalesce=True,
         replace_existing=True,
     )
+
+
+ESCALATION_INTERVAL_SECONDS = 5.0
+
+
+def fire_escalations_safely(clock: EscalationClock) -> None:
+    try:
+        clock.fire_due(time.time())
+    except Exception:
+        log.exception("escalation timers failed with an unexpected error")
+
+
+def schedule_escalations(scheduler: BaseScheduler, clock: EscalationClock) -> None:
+    scheduler.add_job(
+        fire_escalations_safely, IntervalTrigger(seconds=ESCALATION_INTERVAL_SECONDS), args=(clock,),
+        id="escalations", name="fire due escalations", max_instances=1, coalesce=True, replace_existing=True,
+    )
+
+
+def schedule_digest(scheduler: BaseScheduler, *, store, gateway, channel: str, at: str, timezone: str) -> None:
+    """Post the daily digest at `at` (HH:MM) in `timezone`; once per day across workers."""
+    hour, minute = (int(part) for part in at.split(":"))
+
+    def run() -> None:
+        try:
+            post_daily_digest(store, gateway, channel=channel, timezone=timezone, now=time.time())
+        except Exception:
+            log.exception("daily digest failed with an unexpected error")
+
+    scheduler.add_job(run, CronTrigger(hour=hour, minute=minute, timezone=timezone), id="digest",
+                      name="daily digest", max_instances=1, coalesce=True, replace_existing=True)
+    log.info("daily digest scheduled at %s %s in %s", at, timezone, channel)

@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 from werkzeug.serving import make_server
 
 from bot.runtime import Runtime, build_runtime
-from bot.scheduler import schedule_delivery, schedule_monitors
+from bot.scheduler import schedule_delivery, schedule_digest, schedule_escalations, schedule_monitors
 from bot.settings import Settings
 from bot.slack.app import build_app
 from bot.slack.permissions import Permissions
@@ -65,6 +65,11 @@ def start_worker(runtime: Runtime) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC")
     schedule_monitors(scheduler, runtime.poller, runtime.monitors)
     schedule_delivery(scheduler, runtime.notifier)
+    schedule_escalations(scheduler, runtime.clock)
+    settings = runtime.settings
+    if settings.digest_channel:
+        schedule_digest(scheduler, store=runtime.store, gateway=runtime.gateway, channel=settings.digest_channel,
+                        at=settings.digest_time, timezone=settings.digest_timezone)
     scheduler.start()
     log.info("worker started: %d monitors", len(runtime.monitors))
     return scheduler

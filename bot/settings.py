@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     escalate_groups: str = Field(default="", description="user group handles that may escalate")
     reject_groups: str = Field(default="", description="user group handles that may reject hypotheses")
 
+    digest_channel: str | None = Field(default=None, description="channel for the daily digest; unset: none")
+    digest_time: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM")
+    digest_timezone: str = "UTC"
+
     http_timeout: float = Field(default=10.0, gt=0, description="seconds per backend request")
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=1, le=65535)

@@ -1,4 +1,4 @@
-"""Source health: tell a monitor's channel when its backend fails, and when it answers again.
+"""Source health: tell a monitor's channel when its backend fails, and when it responds again.
 
 When a poll fails with a SourceError, `SourceHealth.record_failure` counts
 the failure and posts a "source unhealthy" notice in the monitor's channel,
@@ -150,7 +150,7 @@ class SourceHealth:
                       source, unhealthy["channel"], slack_error)
             self.store.redis.set(pending_key, pending, nx=True)
             return
-        log.info("source %s: answered again; posted a recovery notice in %s", source, unhealthy["channel"])
+        log.info("source %s: responds again; posted a recovery notice in %s", source, unhealthy["channel"])
 
     def status(self, source: str) -> SourceStatus:
         """Return the stored health of `source`."""
@@ -175,8 +175,7 @@ def _unhealthy_message(
 ) -> dict[str, Any]:
     text = (
         f":warning: Source *{source}* is unhealthy: {error}\n"
-        f"Monitors on {source} are not evaluated until it answers; no anomaly is reported from its "
-        "missing data."
+        f"Monitors on {source} are not evaluated until it responds, and its missing data reports no anomaly."
     )
     context = (
         f"monitor `{monitor.name}` · query `{error.query or monitor.query}` · {failures} failed poll(s) since "
@@ -193,13 +192,13 @@ def _unhealthy_message(
 
 def _recovery_message(source: str, monitor: Monitor, *, since: float, now: float) -> dict[str, Any]:
     minutes = max(now - since, 0.0) / 60
-    text = f":white_check_mark: Source *{source}* answers again, after {minutes:.0f} min; polling resumed."
+    text = f":white_check_mark: Source *{source}* responds again, after {minutes:.0f} min; polling resumed."
     return {
-        "text": f"Source {source} answers again; polling resumed.",
+        "text": f"Source {source} responds again; polling resumed.",
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": text}},
             {"type": "context", "elements": [
-                {"type": "mrkdwn", "text": f"first answer to monitor `{monitor.name}` at {_clock_time(now)}"},
+                {"type": "mrkdwn", "text": f"first successful poll: monitor `{monitor.name}` at {_clock_time(now)}"},
             ]},
         ],
     }

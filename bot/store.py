@@ -9,6 +9,7 @@ loses and duplicates nothing. Key layout (all under the `prefix`):
     incident:next-id                  counter for incident ids
     incidents:open                    sorted set of open incident ids by opening time
     incidents:all                     sorted set of every incident id by opening time
+    escalation:due                    sorted set of incident ids by the time their escalation falls due
     once:<name>                       first-claim markers (click and request dedupe)
     post:<key>                        JSON {channel, ts} of a message posted once
     post:<key>:pending                set while a post is in flight (crash recovery)
@@ -156,8 +157,12 @@ class Store:
                     pipe.multi()
                     pipe.set(key, updated.model_dump_json())
                     if updated.status == "resolved" and current.status != "resolved":
+                        # Resolving stops the escalation clock in the same transaction.
                         pipe.delete(self.key("incident", "open", updated.fingerprint))
+                        for member in updated.grouped:
+                            pipe.delete(self.key("incident", "open", member))
                         pipe.zrem(self.key("incidents", "open"), updated.id)
+                        pipe.zrem(self.key("escalation", "due"), updated.id)
                     pipe.execute()
                     return updated
                 except redis.WatchError:

@@ -17,7 +17,7 @@ It returns an `Evaluation`:
 
 - `status` "anomaly", "normal" or "skipped". A skip carries a `reason`: "no data" (no finite
   point in the window), "insufficient history" (fewer than `min_samples` finite baseline
-  points) or "no variance" (a flat baseline). A skip never raises and never warns.
+  points) or "no variance" (a flat baseline). A skip is a result, not an exception.
 - `current` (window mean), `expected` (baseline expectation), `baseline_mean`, `baseline_std`,
   `deviation` (signed, in baseline sigma), `p_value` and `tier`.
 - `anomaly`, set only for status "anomaly": an `Anomaly` with `kind` ("spike" above the upper

@@ -3,7 +3,7 @@
 Fitting a model at every point would cost a baseline fit per row, so the replay refits
 every `refit_interval` seconds and tests the points in between with the last model. That
 is what a live monitor does when it rebuilds its baselines on a schedule. No evaluation
-sees a point after its own timestamp.
+uses a point after its own timestamp.
 """
 
 from __future__ import annotations

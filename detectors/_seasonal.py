@@ -7,12 +7,12 @@ the profile with the wall clock. Residuals are value minus profile, scaled by a 
 own day (or week), so baseline residuals are as large as the window's out-of-sample ones and
 the p-value stays calibrated.
 
-With `seasonality="auto"` the detector picks the pattern from the baseline's autocorrelation:
-"weekly" when the baseline spans two weeks or more and the 7-day lag correlates clearly better
-than the 1-day lag, "daily" when the 1-day lag correlates at 0.3 or more and clearly better than
-the 12-hour lag, else "none". A pattern needs two full cycles in the baseline: a weekly profile
-needs 14 days of baseline (the default baseline is 7 days), otherwise the detector uses the
-next shorter pattern. With "none" the profile is the baseline median.
+With `seasonality="auto"` the detector picks the pattern from the baseline's autocorrelation.
+It picks "weekly" when the baseline spans two weeks or more and the 7-day lag correlates
+clearly better than the 1-day lag. It picks "daily" when the 1-day lag correlates at 0.3 or
+more and clearly better than the 12-hour lag, else "none". A pattern needs two full cycles in
+the baseline: a weekly profile needs 14 days of baseline (the default baseline is 7 days),
+otherwise the detector uses the next shorter pattern. With "none" the profile is the baseline median.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ seasonal profile, so a morning ramp does not count as a trend. The deviation is 
 slope minus the mean baseline slope, in standard deviations of the baseline slopes.
 
 Set `window` to the span over which a trend should show, such as an hour or a day. A 5-minute
-window holds few points and its slope is mostly noise.
+window contains few points and its slope is mostly noise.
 
 `details` reports `slope_per_hour`, `baseline_slope_per_hour`, `level` (the fitted value at
 `now`) and, when `capacity` is set and the current slope heads toward it, `time_to_capacity`

@@ -107,6 +107,12 @@ def _status(incident: Incident, now: float) -> str:
         status += f", back within baseline since {format_time(incident.recovered_at)}"
     if incident.status != "resolved" and incident.snoozed_until and incident.snoozed_until > now:
         status += f", snoozed until {format_time(incident.snoozed_until)}"
+    if incident.flapping:
+        status += ", flapping (repeated openings are not posted again)"
+    if incident.grouped:
+        status += f", {len(incident.grouped)} more series grouped here"
+    if incident.escalated_at:
+        status += f", escalated at {format_time(incident.escalated_at)}"
     return status
 
 

@@ -30,6 +30,10 @@ from bot.store import LockBusy, Store
 
 log = logging.getLogger(__name__)
 
+# A worker that dies while draining a stream blocks it until its lock
+# expires, so the lock is short and a drain yields well before it.
+STREAM_LOCK_SECONDS = 15.0
+DRAIN_BUDGET_SECONDS = 10.0
 OUTAGE_BACKOFF_START = 2.0
 OUTAGE_BACKOFF_MAX = 60.0
 DEAD_LETTERS_KEPT = 1000
@@ -111,7 +115,7 @@ class Outbox:
         sent = 0
         for name in streams:
             try:
-                with self.store.lock(f"outbox:{name}", ttl=120):
+                with self.store.lock(f"outbox:{name}", ttl=STREAM_LOCK_SECONDS):
                     sent += self._drain(name)
             except LockBusy:
                 continue
@@ -126,7 +130,8 @@ class Outbox:
             return 0
 
         sent = 0
-        while True:
+        started = time.monotonic()
+        while time.monotonic() - started < DRAIN_BUDGET_SECONDS:
             raw = redis.lindex(queue, 0)
             if raw is None:
                 redis.zrem(self._key("streams"), stream)
@@ -157,6 +162,7 @@ class Outbox:
             dedupe_key = operation.data.get("_dedupe_key")
             if dedupe_key:
                 redis.delete(self._key("queued", dedupe_key))
+        return sent
 
     def _pause_all(self, error: SlackUnavailable) -> None:
         redis = self.store.redis

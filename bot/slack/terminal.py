@@ -113,6 +113,20 @@ class TerminalGateway:
         print(f"    [chart uploaded into the thread: {title}; saved as {path}]", file=self.stream, flush=True)
         return f"F{len(self.files):04d}"
 
+    def usergroup_members(self, handle):
+        """The terminal has no user groups: handles are shown as plain text."""
+        return None
+
+    def create_channel(self, name):
+        print(f"[channel #{name} created]", file=self.stream, flush=True)
+        return f"#{name}"
+
+    def invite(self, channel, users):
+        pass
+
+    def permalink(self, channel, ts):
+        return f"{channel}/{ts}"
+
     def find_post(self, channel, post_key, *, thread_ts=None):
         ts = self.keys.get(post_key)
         return (channel, ts) if ts else None

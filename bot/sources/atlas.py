@@ -4,7 +4,7 @@ References: https://netflix.github.io/atlas-docs/api/graph/graph/ (parameters)
 and https://netflix.github.io/atlas-docs/api/graph/outputs/ (the JSON format).
 
 The query is an Atlas stack-language expression such as
-`name,sps,:eq,(,nf.cluster,),:by` and is sent untouched. The answer has
+`name,sps,:eq,(,nf.cluster,),:by` and is sent untouched. The response has
 `start` and `step` in milliseconds, one `metrics` tag map and one `legend`
 entry per line, and `values`: one row per time step with one column per
 line. Atlas writes NaN, unquoted, where a line has no data; those points are
@@ -70,7 +70,7 @@ class AtlasSource:
         self._http.close()
 
     def probe(self) -> None:
-        """Check that the graph API answers a constant expression; raise SourceError if not."""
+        """Check that the graph API returns a constant expression; raise SourceError if not."""
         now = int(time.time())
         self._graph("1", start=now - 600, end=now, step=60)
 

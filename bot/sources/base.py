@@ -19,9 +19,10 @@ class DataQuality:
     `expected` is the number of points on the step grid of the requested range,
     `received` the points the backend returned inside it (non-finite ones
     included), `non_finite` the received NaN, +Inf and -Inf values, and
-    `counter_resets` the resets of a raw counter that were turned into
-    increases. None of these is a deviation: the detectors skip non-finite
-    values, and a missing point is absent, never a zero.
+    `counter_resets` the resets crossed while a raw counter was turned into
+    increases (the step across each reset counts as missing). None of these
+    is a deviation: the detectors skip non-finite values, and a missing
+    point is absent, never a zero.
     """
 
     expected: int

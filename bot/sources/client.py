@@ -1,9 +1,9 @@
 """HTTP for metric sources: retries with exponential backoff, one log line per request, errors translated.
 
 Every source sends its requests through a `BackendClient`. It retries a
-request that could not be sent, timed out, or got HTTP 429 or a 5xx status;
-it logs one INFO line per request (source, method, URL path, status,
-latency); and it turns httpx's exceptions into SourceUnreachable. What a
+request that could not be sent, timed out, or got HTTP 429 or a 5xx status.
+It logs one INFO line per request (source, method, URL path, status,
+latency) and turns httpx's exceptions into SourceUnreachable. What a
 response body means is left to the source, because each backend words its
 errors differently.
 """
@@ -25,8 +25,8 @@ from bot.errors import SourceError, SourceUnreachable
 
 log = logging.getLogger(__name__)
 
-# 429 is a rate limit; 500, 502, 503 and 504 are what servers and proxies
-# answer while restarting or overloaded. Other statuses will not change on retry.
+# 429 is a rate limit, and servers and proxies return 500, 502, 503 or 504
+# while restarting or overloaded. Other statuses will not change on retry.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 # How much of a non-JSON body an error message quotes.
@@ -39,8 +39,9 @@ class RetryPolicy:
 
     Retry n waits `backoff * 2**(n - 1)` seconds, at most `max_backoff`,
     scaled by a random factor from 0.5 to 1 so that workers do not retry in
-    step. On HTTP 429 it waits for the time the backend asks for instead,
-    unless that is longer than `max_retry_after`; then it gives up at once.
+    step. On HTTP 429 it waits for the time the backend requests instead,
+    unless that is longer than `max_retry_after`, in which case it gives up
+    at once.
     """
 
     retries: int = 2
@@ -64,7 +65,7 @@ def tls_context(ca_file: str | Path) -> ssl.SSLContext:
     """Return a TLS context that trusts the CA certificates in `ca_file` (PEM).
 
     Raises OSError when the file cannot be read and ssl.SSLError when it
-    holds no valid certificate.
+    contains no valid certificate.
     """
     return ssl.create_default_context(cafile=str(ca_file))
 
@@ -102,6 +103,14 @@ class BackendClient:
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._rng = rng or random.Random()
+
+        # httpx logs request URLs, user info included, so credentials in the
+        # URL move into basic auth and the URL goes without them.
+        parsed = httpx.URL(base_url)
+        if parsed.userinfo:
+            if auth is None and parsed.username:
+                auth = httpx.BasicAuth(parsed.username, parsed.password or "")
+            base_url = self.url
         verify: ssl.SSLContext | bool = tls_context(ca_file) if ca_file else True
         self._client = httpx.Client(
             base_url=base_url.rstrip("/"), timeout=timeout, headers=dict(headers or {}),
@@ -121,12 +130,12 @@ class BackendClient:
         before_attempt: Callable[[], None] | None = None,
         after_response: Callable[[httpx.Response], None] | None = None,
     ) -> httpx.Response:
-        """Send GET `path` and return the response, retrying as the RetryPolicy says.
+        """Send GET `path` and return the response, retrying as the RetryPolicy sets.
 
         Returns the last response when retries run out on an HTTP status, so
         the source can word the backend's error. Raises SourceUnreachable
         when the last attempt could not be sent or timed out. `retry_after`
-        reads the wait a 429 response asks for (default: its Retry-After
+        reads the wait a 429 response requests (default: its Retry-After
         header); `before_attempt` and `after_response` run around each
         attempt, for a rate-limit budget.
         """
@@ -135,20 +144,25 @@ class BackendClient:
             if before_attempt is not None:
                 before_attempt()
             response, failure = self._attempt(path, params, query)
-            if response is not None and after_response is not None:
-                after_response(response)
-            if response is not None and response.status_code not in RETRY_STATUSES:
-                return response
+            if response is not None:
+                if after_response is not None:
+                    after_response(response)
+                if response.status_code not in RETRY_STATUSES:
+                    return response
 
             wait = self._wait(response, attempt + 1, retry_after)
-            if attempt >= self.retry.retries or wait is None or (failure is not None and not failure.retryable):
+            if wait is None or attempt >= self.retry.retries or (failure is not None and not failure.retryable):
                 if failure is not None:
                     raise failure.error
                 assert response is not None
                 return response
 
             attempt += 1
-            reason = f"HTTP {response.status_code}" if response is not None else str(failure.error)
+            if failure is not None:
+                reason = str(failure.error)
+            else:
+                assert response is not None
+                reason = f"HTTP {response.status_code}"
             log.warning("source %s: GET %s%s failed (%s); retry %d/%d in %.1fs",
                         self.source, self.url, path, reason, attempt, self.retry.retries, wait)
             self._sleep(wait)
@@ -212,8 +226,8 @@ class BackendClient:
             snippet = response.text[:BODY_SNIPPET_CHARS].replace("\n", " ")
             content_type = response.headers.get("content-type", "no content type")
             raise SourceError(
-                f"{self.backend} at {self.url} answered HTTP {response.status_code} "
-                f"with a body that is not JSON ({content_type}): {snippet!r}",
+                f"{self.backend} at {self.url} responded with HTTP {response.status_code} "
+                f"and a body that is not JSON ({content_type}): {snippet!r}",
                 source=self.source, url=self.url, query=query,
             ) from None
 

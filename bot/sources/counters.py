@@ -5,7 +5,7 @@ and it starts again from 0. Monitored as it is, the restart looks like a
 drop to zero and the steady climb looks like a trend. Prometheus's rate()
 and increase() handle both; a query without them returns the raw counter,
 so the source turns it into the increase over each step. A value lower than
-the one before means the counter restarted: the increase over that step is
+the one before means the counter restarted. The increase over that step is
 unknown, because the counts between the last sample and the restart are
 lost, so that point is left out rather than read as a small increase.
 """

@@ -34,9 +34,9 @@ log = logging.getLogger(__name__)
 DEFAULT_SITE = "datadoghq.com"
 
 # Datadog returns at most 1,500 points per series and rolls up coarser when a
-# range would need more ("a single data series can have up to 1500 points");
-# https://docs.datadoghq.com/dashboards/functions/rollup/
-# Ranges longer than this many steps are fetched in chunks.
+# range would need more ("a single data series can have up to 1500 points",
+# https://docs.datadoghq.com/dashboards/functions/rollup/). Ranges longer than
+# this many steps are fetched in chunks.
 MAX_POINTS_PER_SERIES = 1_500
 
 
@@ -79,7 +79,7 @@ class DatadogSource:
         self._http.close()
 
     def probe(self) -> None:
-        """Check that the API answers and accepts the keys; raise SourceError if not."""
+        """Check that the API responds and accepts the keys; raise SourceError if not."""
         now = time.time()
         self._get({"from": str(int(now) - 60), "to": str(int(now)), "query": "avg:datadog.agent.running{*}"},
                   query=None)

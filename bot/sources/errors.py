@@ -4,7 +4,7 @@ Both subclass SourceError, so code that handles SourceError handles them too::
 
     SourceError                  a metric backend failed or answered badly
      ├── SourceUnreachable       (bot.errors) the backend could not be reached at all
-     ├── QueryRejected           the backend answered and rejected the query itself
+     ├── QueryRejected           the backend responded and rejected the query itself
      └── SourceRateLimited       the backend's rate limit is spent; retry after `retry_after` seconds
 """
 

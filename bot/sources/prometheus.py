@@ -32,8 +32,8 @@ from bot.sources.errors import QueryRejected, SourceRateLimited
 log = logging.getLogger(__name__)
 
 # Prometheus rejects a range query whose (end - start) / step exceeds 11,000
-# with "exceeded maximum resolution of 11,000 points per timeseries"; see
-# queryRange in https://github.com/prometheus/prometheus/blob/main/web/api/v1/api.go
+# with "exceeded maximum resolution of 11,000 points per timeseries" (see
+# queryRange in https://github.com/prometheus/prometheus/blob/main/web/api/v1/api.go).
 # Chunks of 11,000 points (10,999 steps) stay inside that limit.
 MAX_POINTS_PER_SERIES = 11_000
 
@@ -84,7 +84,7 @@ class PrometheusSource:
         self._http.close()
 
     def probe(self) -> None:
-        """Check that the server answers its API; raise SourceError if not."""
+        """Check that the server responds on its API; raise SourceError if not."""
         self._get("/api/v1/status/buildinfo", {}, None)
 
     # --- range queries ------------------------------------------------------
@@ -94,8 +94,8 @@ class PrometheusSource:
     ) -> list[Series]:
         """Return the series of a range query on [start, end], merged across chunks.
 
-        `counter` says whether the query returns a raw counter to turn into
-        increases; None decides from the query and the source's
+        `counter` sets whether the query returns a raw counter to turn into
+        increases. None decides from the query and the source's
         `raw_counters` setting.
         """
         if step <= 0:
@@ -150,7 +150,7 @@ class PrometheusSource:
         if not isinstance(data, dict) or data.get("resultType") != "matrix":
             kind = data.get("resultType") if isinstance(data, dict) else type(data).__name__
             raise SourceError(
-                f"Prometheus at {self.base_url} answered a range query with result type {kind!r}, "
+                f"Prometheus at {self.base_url} returned result type {kind!r} for a range query, "
                 "expected 'matrix'",
                 source=self.name, url=self.base_url, query=query,
             )
@@ -182,7 +182,7 @@ class PrometheusSource:
             return [Series(dict(labels), timestamps, values)
                     for labels, timestamps, values in (self._parse_matrix_entry(e, query) for e in result or [])]
         raise QueryRejected(
-            f"Prometheus at {self.base_url} answered the instant query with result type {kind!r}; "
+            f"Prometheus at {self.base_url} returned result type {kind!r} for the instant query; "
             "use an expression that returns numbers (a vector, scalar or matrix)",
             source=self.name, url=self.base_url, query=query,
         )
@@ -247,7 +247,7 @@ class PrometheusSource:
 
         body = self._http.decode_json(response, query)
         if not isinstance(body, dict) or "status" not in body:
-            raise SourceError(f"{where} answered HTTP {status} with JSON that is not a Prometheus API "
+            raise SourceError(f"{where} responded with HTTP {status} and JSON that is not a Prometheus API "
                               f"response: {str(body)[:120]!r}; check that the URL points at Prometheus",
                               source=self.name, url=self.base_url, query=query)
         if body["status"] != "success":

@@ -54,8 +54,8 @@ return {0, tostring(reset_at - now)}
 """
 
 # Record what a response stated. Within one period keep the lower count,
-# because other workers may have sent requests the response did not see
-# yet; ignore a late response from an earlier period.
+# because other workers may have sent requests the response did not count
+# yet. A late response from an earlier period is ignored.
 _RECORD_SCRIPT = """
 local stored_remaining = tonumber(redis.call('HGET', KEYS[1], 'remaining'))
 local stored_reset = tonumber(redis.call('HGET', KEYS[1], 'reset_at'))
@@ -76,7 +76,7 @@ return 1
 
 @dataclass(frozen=True)
 class RateLimitReport:
-    """What one response said about the rate limit."""
+    """The rate-limit state one response reported."""
 
     remaining: int
     reset_after: float
@@ -117,9 +117,9 @@ class _BudgetState(Protocol):
 class RateBudget:
     """Requests left until the backend's rate limit resets, shared through Redis.
 
-    `acquire` before each request takes one from the budget, waiting for the
-    reset when it is spent, up to `max_wait` seconds; a longer wait raises
-    SourceRateLimited at once. `record` after each response stores what the
+    `acquire` before each request takes one from the budget. When the budget
+    is spent it waits for the reset, up to `max_wait` seconds, and a longer
+    wait raises SourceRateLimited at once. `record` after each response stores what the
     backend stated; `spend` after a 429 empties the budget until the reset.
     """
 

@@ -33,22 +33,12 @@ from bot.store import DEFAULT_PREFIX
 
 log = logging.getLogger(__name__)
 
-# What to set for each source type the environment configures.
+# The variables to set for each source type the environment configures.
 ENVIRONMENT_HINTS = {
-    "prometheus": "set PROMETHEUS_URL",
+    "prometheus": "set PROMETHEUS_URL (or its credentials)",
     "datadog": "set DATADOG_API_KEY and DATADOG_APP_KEY",
-    "atlas": "set ATLAS_URL",
+    "atlas": "set ATLAS_URL (or its credentials)",
 }
-
-
-class _Problems:
-    """Collects one line per invalid value, then raises them together."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def add(self, line: str) -> None:
-        self.lines.append(line)
 
 
 def build_sources(
@@ -62,7 +52,7 @@ def build_sources(
 
     `settings` is a SourceSettings, or the process Settings (its source fields
     are used and the rest is read from the environment), or None for the
-    environment alone. `redis_client` holds the rate-limit budgets that
+    environment alone. `redis_client` stores the rate-limit budgets that
     workers share; without it each process keeps its own. `origin` names the
     monitors file in error messages. Raises ConfigError listing every
     invalid value.
@@ -73,16 +63,17 @@ def build_sources(
         source_settings = SourceSettings()
     else:
         source_settings = SourceSettings.from_settings(settings)
-        origin = origin or str(getattr(settings, "monitors_file", "") or "") or None
+        if origin is None and getattr(settings, "monitors_file", None):
+            origin = str(settings.monitors_file)
 
-    file_problems = _Problems()
+    file_problems: list[str] = []
     sources: dict[str, Source] = {}
     for name, config in (declared or {}).items():
         source = _declared_source(name, config, source_settings, redis_client, file_problems)
         if source is not None:
             sources[name] = source
 
-    env_problems = _Problems()
+    env_problems: list[str] = []
     for name, source in _environment_sources(source_settings, redis_client, env_problems).items():
         if name in sources:
             log.warning("source %s is declared in the monitors file; the environment's %s settings are not used",
@@ -91,13 +82,13 @@ def build_sources(
             continue
         sources[name] = source
 
-    if file_problems.lines or env_problems.lines:
+    if file_problems or env_problems:
         for source in sources.values():
             _close(source)
-        if not file_problems.lines:
-            raise ConfigError("environment", env_problems.lines)
-        env_lines = [f"environment: {line}" for line in env_problems.lines]
-        raise ConfigError(origin or "monitors file", file_problems.lines + env_lines)
+        if not file_problems:
+            raise ConfigError("environment", env_problems)
+        env_lines = [f"environment: {line}" for line in env_problems]
+        raise ConfigError(origin or "monitors file", file_problems + env_lines)
     return sources
 
 
@@ -107,10 +98,9 @@ def unconfigured_sources(monitors: Iterable[Monitor], sources: Mapping[str, Sour
     for monitor in monitors:
         if monitor.source in sources:
             continue
-        hint = ENVIRONMENT_HINTS.get(monitor.source, f"set {monitor.source.upper()}_URL")
+        hint = ENVIRONMENT_HINTS.get(monitor.source, f"set {monitor.source.upper()}_URL (or its credentials)")
         problems.append(
-            f"monitor {monitor.name!r}: source {monitor.source!r} is not configured; "
-            f"{hint} (or its credentials) in the environment, "
+            f"monitor {monitor.name!r}: source {monitor.source!r} is not configured; {hint} in the environment, "
             "or declare it under 'sources:' in the monitors file"
         )
     return problems
@@ -120,7 +110,7 @@ def unconfigured_sources(monitors: Iterable[Monitor], sources: Mapping[str, Sour
 
 
 def _environment_sources(
-    settings: SourceSettings, redis_client: redis.Redis | None, problems: _Problems
+    settings: SourceSettings, redis_client: redis.Redis | None, problems: list[str]
 ) -> dict[str, Source]:
     sources: dict[str, Source] = {}
     retry = settings.retry_policy()
@@ -133,7 +123,7 @@ def _environment_sources(
         elif settings.prometheus_username and settings.prometheus_password:
             auth = httpx.BasicAuth(settings.prometheus_username, settings.prometheus_password.get_secret_value())
         elif settings.prometheus_username or settings.prometheus_password:
-            problems.add("PROMETHEUS_USERNAME and PROMETHEUS_PASSWORD go together; set both for basic auth")
+            problems.append("PROMETHEUS_USERNAME and PROMETHEUS_PASSWORD go together; set both for basic auth")
         ca_file = _ca_file(settings.prometheus_ca_file, "PROMETHEUS_CA_FILE", problems)
         url = _environment_url(settings.prometheus_url, "PROMETHEUS_URL", "http://prometheus:9090", problems)
         if url is not None:
@@ -159,7 +149,7 @@ def _environment_sources(
             )
     elif api_key or app_key:
         missing = "DATADOG_APP_KEY" if api_key else "DATADOG_API_KEY"
-        problems.add(f"{missing} is missing; Datadog's query API needs both DATADOG_API_KEY and DATADOG_APP_KEY")
+        problems.append(f"{missing} is missing; Datadog's query API needs both DATADOG_API_KEY and DATADOG_APP_KEY")
 
     if settings.atlas_url:
         headers = _environment_headers(settings.atlas_headers, "ATLAS_HEADERS", problems)
@@ -170,28 +160,28 @@ def _environment_sources(
     return sources
 
 
-def _environment_headers(raw: Any, variable: str, problems: _Problems) -> dict[str, str]:
+def _environment_headers(raw: Any, variable: str, problems: list[str]) -> dict[str, str]:
     if raw is None:
         return {}
     try:
         return parse_headers(raw.get_secret_value(), variable=variable)
     except ValueError as error:
-        problems.add(str(error))
+        problems.append(str(error))
         return {}
 
 
-def _environment_url(url: str, variable: str, example: str, problems: _Problems) -> str | None:
+def _environment_url(url: str, variable: str, example: str, problems: list[str]) -> str | None:
     parsed = httpx.URL(url) if "://" in url else None
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
-        problems.add(f"{variable}={url!r} is not an http(s) URL; set it like {example}")
+        problems.append(f"{variable}={url!r} is not an http(s) URL; set it like {example}")
         return None
     return url
 
 
-def _valid_site(site: str, variable: str, problems: _Problems) -> bool:
+def _valid_site(site: str, variable: str, problems: list[str]) -> bool:
     if "://" in site or "/" in site or "." not in site:
-        problems.add(f"{variable}={site!r} is not a Datadog site name; set it like datadoghq.eu, "
-                     "or set DATADOG_URL to a full API base URL")
+        problems.append(f"{variable}={site!r} is not a Datadog site name; set it like datadoghq.eu, "
+                        "or set DATADOG_URL to a full API base URL")
         return False
     return True
 
@@ -201,7 +191,7 @@ def _valid_site(site: str, variable: str, problems: _Problems) -> bool:
 
 def _declared_source(
     name: str, config: SourceConfig, settings: SourceSettings, redis_client: redis.Redis | None,
-    problems: _Problems,
+    problems: list[str],
 ) -> Source | None:
     where = f"source {name!r}"
     secret = _SecretReader(where, problems)
@@ -260,15 +250,15 @@ def _declared_source(
 class _SecretReader:
     """Reads secrets from the environment variables a declared source names."""
 
-    def __init__(self, where: str, problems: _Problems) -> None:
+    def __init__(self, where: str, problems: list[str]) -> None:
         self.where = where
         self.problems = problems
 
     def read(self, variable: str, field: str, what: str) -> str | None:
         value = os.environ.get(variable)
         if not value:
-            self.problems.add(f"{self.where}: field {field!r}: the variable {variable} is not set; "
-                              f"export it with {what}")
+            self.problems.append(f"{self.where}: field {field!r}: the variable {variable} is not set; "
+                                 f"export it with {what}")
             return None
         return value
 
@@ -278,29 +268,29 @@ def _auth_hint(config: SourceConfig) -> str:
         return f"check the token in {config.bearer_token_env}"
     if config.username:
         return f"check user {config.username!r} and the password in {config.password_env}"
-    return "the server wants credentials: add bearer_token_env, or username and password_env, to the source"
+    return "the server requires credentials: add bearer_token_env, or username and password_env, to the source"
 
 
 # --- shared helpers ----------------------------------------------------------------
 
 
-def _ca_file(path: Path | None, where: str, problems: _Problems) -> Path | None:
+def _ca_file(path: Path | None, where: str, problems: list[str]) -> Path | None:
     if path is None:
         return None
     if not path.is_file():
-        problems.add(f"{where}: the CA file {str(path)!r} does not exist; "
-                     "give the path of a PEM file with the CA certificate that signed the server's certificate")
+        problems.append(f"{where}: the CA file {str(path)!r} does not exist; "
+                        "give the path of a PEM file with the CA certificate that signed the server's certificate")
         return None
     return path
 
 
-def _create(name: str, problems: _Problems, ca_where: str, build: Callable[[], Source]) -> Source | None:
+def _create(name: str, problems: list[str], ca_where: str, build: Callable[[], Source]) -> Source | None:
     """Run `build`, turning an unreadable CA file into a problem line instead of an exception."""
     try:
         return build()
     except (ssl.SSLError, OSError) as error:
-        problems.add(f"{ca_where}: the CA file of source {name!r} cannot be used ({error}); "
-                     "give a PEM file that holds at least one CA certificate")
+        problems.append(f"{ca_where}: the CA file of source {name!r} cannot be used ({error}); "
+                        "give a PEM file that contains at least one CA certificate")
         return None
 
 

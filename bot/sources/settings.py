@@ -54,7 +54,7 @@ class SourceSettings(BaseSettings):
     http_timeout: float = Field(default=10.0, gt=0, description="seconds per backend request")
     http_retries: int = Field(default=2, ge=0, le=10, description="retries of a failed backend request")
     http_backoff: float = Field(default=0.5, ge=0, description="seconds before the first retry; doubles each retry")
-    http_max_backoff: float = Field(default=10.0, ge=0, description="longest wait between retries, in seconds")
+    http_max_backoff: float = Field(default=10.0, ge=0, description="maximum wait between retries, in seconds")
 
     source_notice_interval: float = Field(
         default=1800.0, ge=60, description="seconds between two 'source unhealthy' notices of one source",

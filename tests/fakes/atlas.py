@@ -1,6 +1,6 @@
 """`FakeAtlas`: the Atlas graph API with JSON output, `GET /api/v1/graph?q=&format=json&s=&e=&step=`.
 
-It answers in the format https://netflix.github.io/atlas-docs/api/graph/outputs/
+It responds in the format https://netflix.github.io/atlas-docs/api/graph/outputs/
 documents for `format=json`: `start` and `step` in milliseconds, one
 `legend` entry and one `metrics` tag map per line, and `values` with one
 row per step and one column per line. NaN (no data) and infinities are
@@ -52,7 +52,7 @@ class FakeAtlas:
 
     def add(self, query: str, *, tags: Mapping[str, str], timestamps: Sequence[float],
             values: Sequence[float]) -> None:
-        """Add one line to the graph of `query`; a step without a value is NaN in the answer."""
+        """Add one line to the graph of `query`; a step without a value is NaN in the response."""
         points = {float(t): float(v) for t, v in zip(timestamps, values, strict=True)}
         self.lines.setdefault(query, []).append(FakeLine(dict(tags), points))
 
@@ -71,7 +71,7 @@ class FakeAtlas:
             return Reply.json(400, {"type": "error", "message": f"IllegalArgumentException: {error}"})
         if query not in self.lines:
             return Reply.json(400, {"type": "error",
-                                    "message": f"IllegalStateException: unknown word ':{query.split(',')[-1]}'"})
+                                    "message": f"IllegalStateException: unknown word '{query.split(',')[-1]}'"})
 
         steps = int((end - start) / step) + 1
         if steps > self.max_datapoints:

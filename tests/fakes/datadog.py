@@ -1,6 +1,6 @@
 """`FakeDatadog`: Datadog's metrics query API, `GET /api/v1/query?from=&to=&query=`, on loopback.
 
-It answers in the documented format
+It responds in the documented format
 (https://docs.datadoghq.com/api/latest/metrics/query-timeseries-points/)::
 
     {"status": "ok", "res_type": "time_series", "query": "...", "from_date": ms, "to_date": ms,
@@ -79,12 +79,12 @@ class FakeDatadog:
         self, query: str, *, metric: str, tags: Sequence[str], timestamps: Sequence[float],
         values: Sequence[float | None], interval: int = 60,
     ) -> None:
-        """Answer `query` with one more series."""
+        """Add one series to the response to `query`."""
         series = FakeSeries(metric, tuple(tags), tuple(float(t) for t in timestamps), tuple(values), interval)
         self.series.setdefault(query, []).append(series)
 
     def reject(self, query: str, message: str) -> None:
-        """Answer `query` with HTTP 400 and `message`, as Datadog does for a query it cannot parse."""
+        """Respond to `query` with HTTP 400 and `message`, as Datadog does for a query it cannot parse."""
         self.rejected[query] = message
 
     # --- answering ----------------------------------------------------------------
@@ -93,11 +93,13 @@ class FakeDatadog:
         limit_headers, spent = self._count_request()
         if request.path != "/api/v1/query":
             return Reply.json(404, {"errors": ["Not Found"]}, limit_headers)
-        if request.headers.get("dd-api-key") != self.api_key or request.headers.get("dd-application-key") != self.app_key:
+        keys = (request.headers.get("dd-api-key"), request.headers.get("dd-application-key"))
+        if keys != (self.api_key, self.app_key):
             return Reply.json(403, {"errors": ["Forbidden"]}, limit_headers)
         if spent:
             self.rate_limited += 1
-            message = f"Rate limit of {self.rate_limit} requests in {self.period} seconds reached. Please try again later."
+            message = (f"Rate limit of {self.rate_limit} requests in {self.period} seconds reached. "
+                       "Please try again later.")
             return Reply.json(429, {"errors": [message]}, limit_headers)
 
         try:

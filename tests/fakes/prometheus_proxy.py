@@ -3,7 +3,7 @@
 It checks a bearer token or basic-auth credentials, optionally serves
 HTTPS, forwards accepted GET requests to the upstream server unchanged and
 records every request's headers. A rejected request gets 401 with an HTML
-page, as a proxy answers, not Prometheus's JSON.
+page, as a proxy responds, not Prometheus's JSON.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A handler function turns each recorded `Request` into a `Reply`. Tests can
 queue replies that take precedence over the handler, to play faults in
-order (a 502, then a timeout, then the normal answer)::
+order (a 502, then a timeout, then the normal response)::
 
     with LoopbackServer(lambda request: Reply.json(200, {"status": "success"})) as server:
         server.queue(Reply.text(502, "<html>Bad Gateway</html>", "text/html"))
@@ -59,7 +59,7 @@ class Reply:
 
 
 class LoopbackServer:
-    """A threaded HTTP server bound to 127.0.0.1 that records requests and answers through `handler`."""
+    """A threaded HTTP server bound to 127.0.0.1 that records requests and responds through `handler`."""
 
     def __init__(self, handler: Callable[[Request], Reply], *, tls: ssl.SSLContext | None = None) -> None:
         self.handler = handler
@@ -99,7 +99,7 @@ class LoopbackServer:
         self.stop()
 
     def queue(self, reply: Reply, count: int = 1) -> None:
-        """Answer the next `count` requests with `reply` instead of the handler's answer."""
+        """Respond to the next `count` requests with `reply` instead of the handler's response."""
         with self._lock:
             self._queued.extend([reply] * count)
 

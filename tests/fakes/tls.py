@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 import ssl
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from tests.harness.processes import require_binary
 
 
 @dataclass(frozen=True)
@@ -28,10 +27,8 @@ class TestCertificates:
 
 
 def make_certificates(folder: Path) -> TestCertificates:
-    """Create a CA and a certificate for IP 127.0.0.1 signed by it; skip the test without openssl."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("openssl is not installed; it makes the test certificates")
+    """Create a CA and a certificate for IP 127.0.0.1 signed by it; skip without openssl (fail under CI=true)."""
+    openssl = require_binary("openssl")
     folder.mkdir(parents=True, exist_ok=True)
     ca_key, ca_file = folder / "ca.key", folder / "ca.pem"
     server_key, server_csr, server_cert = folder / "server.key", folder / "server.csr", folder / "server.pem"

@@ -1,15 +1,16 @@
-"""A real Prometheus with two days of backfilled history that holds every data problem a source must survive.
+"""A real Prometheus with two days of backfilled history that contains every data problem a source must survive.
 
 All series are at 1-minute resolution and end an hour before the session
 starts (`History.end`), so no sample lies in the future:
 
     steady_gauge{instance="a"|"b"}   noise around 10 and 20
     gappy_gauge                      noise around 50, no samples for 30 minutes (GAP)
-    weird_values                     5.0, with NaN, +Inf and -Inf at NAN_AT, INF_AT, NEG_INF_AT
+    weird_values                     noise around 5, with NaN, +Inf and -Inf at NAN_AT, INF_AT, NEG_INF_AT
     requests_total{instance="a"}     a counter rising about 100 per minute, reset to 0 at RESET_AT
     vanishing_gauge{instance="old"}  noise around 30 that stops at VANISH_AT
     vanishing_gauge{instance="new"}  noise around 30 that starts at APPEAR_AT
     latency_seconds_bucket{le=...}   histogram buckets counting BUCKET_RATES requests per minute
+    spiking_gauge                    noise around 100 that jumps by 40 for the last 30 minutes
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
     gap = (end - 3 * 3600, end - 3 * 3600 + 30 * MINUTE)
     outside_gap = (timestamps < gap[0]) | (timestamps >= gap[1])
 
-    weird = np.full(size, 5.0)
+    weird = rng.normal(5, 0.5, size)
     nan_at, inf_at, neg_inf_at = end - 40 * MINUTE, end - 30 * MINUTE, end - 20 * MINUTE
     weird[timestamps == nan_at] = np.nan
     weird[timestamps == inf_at] = np.inf
@@ -93,6 +94,9 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
         for bound, rate in BUCKET_RATES.items()
     ]
 
+    spiking = rng.normal(100, 2, size)
+    spiking[timestamps > end - 30 * MINUTE] += 40
+
     data_dir = tmp_path_factory.mktemp("source-history") / "data"
     backfill(data_dir, [
         BackfillSeries("steady_gauge", {"instance": "a"}, timestamps, rng.normal(10, 1, size)),
@@ -102,6 +106,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
         BackfillSeries("requests_total", {"instance": "a"}, timestamps, counter),
         BackfillSeries("vanishing_gauge", {"instance": "old"}, timestamps[old], rng.normal(30, 1, size)[old]),
         BackfillSeries("vanishing_gauge", {"instance": "new"}, timestamps[new], rng.normal(30, 1, size)[new]),
+        BackfillSeries("spiking_gauge", {}, timestamps, spiking),
         *buckets,
     ])
     server = start_prometheus(data_dir)

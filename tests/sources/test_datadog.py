@@ -1,4 +1,4 @@
-"""The Datadog source against a loopback server that answers as Datadog's query API documents."""
+"""The Datadog source against a loopback server that responds as Datadog's query API documents."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from bot.errors import ConfigError, SourceError
 from bot.monitors import parse_monitors
-from bot.sources import DataQuality, DatadogSource, QueryRejected, SourceRateLimited
+from bot.sources import DatadogSource, DataQuality, QueryRejected, SourceRateLimited
 from bot.sources.client import RetryPolicy
 from bot.sources.datadog import MAX_POINTS_PER_SERIES, series_labels, site_url
 from bot.sources.ratelimit import RateBudget
@@ -135,7 +135,8 @@ def test_malformed_json_reported(datadog, clock):
     datadog.server.queue(Reply(200, b'{"series": [', {"Content-Type": "application/json"}))
     with pytest.raises(SourceError) as caught:
         _source(datadog, clock).fetch(QUERY, start=START, end=START + 60, step=60)
-    assert "answered HTTP 200 with a body that is not JSON (application/json): '{\"series\": ['" in str(caught.value)
+    message = str(caught.value)
+    assert "responded with HTTP 200 and a body that is not JSON (application/json): '{\"series\": ['" in message
 
 
 def test_short_rate_limit_waited_out(datadog, clock):
@@ -267,7 +268,8 @@ def test_declared_datadog_key_variable_unset(monkeypatch):
         build_sources(SourceSettings(), parsed.sources, origin="monitors.yml")
     assert caught.value.path == "monitors.yml"
     assert caught.value.problems == [
-        "source 'datadog-eu': field 'api_key_env': the variable DD_EU_API is not set; export it with the Datadog API key",
+        "source 'datadog-eu': field 'api_key_env': the variable DD_EU_API is not set; "
+        "export it with the Datadog API key",
         "source 'datadog-eu': field 'app_key_env': the variable DD_EU_APP is not set; "
         "export it with the Datadog application key",
     ]

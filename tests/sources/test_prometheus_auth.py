@@ -165,4 +165,4 @@ def test_ca_file_without_certificate_is_a_config_error(tmp_path):
         build_sources(SourceSettings(), declared, origin="monitors.yml")
     (problem,) = caught.value.problems
     assert problem.startswith("source 'eu': field 'ca_file': the CA file of source 'eu' cannot be used")
-    assert problem.endswith("give a PEM file that holds at least one CA certificate")
+    assert problem.endswith("give a PEM file that contains at least one CA certificate")

@@ -114,7 +114,7 @@ def test_html_page_from_proxy_reported(source, server):
         _fetch(source)
 
     message = str(caught.value)
-    assert "answered HTTP 502 with a body that is not JSON (text/html)" in message
+    assert "responded with HTTP 502 and a body that is not JSON (text/html)" in message
     assert "502 Bad Gateway" in message
     assert len(server.requests) == 3
 
@@ -155,7 +155,7 @@ def test_json_that_is_not_prometheus(source, server):
     server.queue(Reply.json(200, {"message": "hello from another service"}))
     with pytest.raises(SourceError) as caught:
         _fetch(source)
-    assert "with JSON that is not a Prometheus API response" in str(caught.value)
+    assert "responded with HTTP 200 and JSON that is not a Prometheus API response" in str(caught.value)
     assert "check that the URL points at Prometheus" in str(caught.value)
 
 
@@ -200,15 +200,19 @@ def test_unreachable_port_retried_then_named(clock):
     assert len(clock.sleeps) == 2
 
 
-def test_password_in_url_kept_out_of_messages(server):
+def test_url_password_never_logged(server, caplog):
     port = server.url.rsplit(":", 1)[1]
     with_password = PrometheusSource(f"http://reader:s3cret@{LOOPBACK}:{port}", retry=RetryPolicy(retries=0))
     server.queue(Reply.text(500, "boom"))
-    with pytest.raises(SourceError) as caught:
+
+    with caplog.at_level(logging.DEBUG), pytest.raises(SourceError) as caught:
         _fetch(with_password)
     with_password.close()
+
     assert "s3cret" not in str(caught.value)
+    assert "s3cret" not in caplog.text
     assert caught.value.url == f"http://{LOOPBACK}:{port}"
+    assert server.requests[0].headers["authorization"] == "Basic cmVhZGVyOnMzY3JldA=="
 
 
 def test_retry_policy_bounds():
