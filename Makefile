@@ -1,6 +1,7 @@
 # `make demo` runs the bot's main job on a generated metric; `make test` runs the whole suite.
-# Both create the virtual environment they need; `make test` also installs redis-server and
-# prometheus from Debian's packages when they are missing (needs root, as CI has).
+# Both create the virtual environment they need; `make test` also installs redis-server,
+# prometheus and prometheus-alertmanager from Debian's packages when they are missing
+# (needs root, as CI has).
 
 PYTHON ?= python3
 VENV := .venv
@@ -19,9 +20,11 @@ demo: $(STAMP)
 	$(BIN)/python -m bot demo
 
 services:
-	@if ! command -v redis-server >/dev/null || ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then \
-		echo "installing redis-server and prometheus from Debian's packages"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server prometheus >/dev/null; \
+	@if ! command -v redis-server >/dev/null || ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null \
+		|| ! command -v prometheus-alertmanager >/dev/null || ! command -v openssl >/dev/null; then \
+		echo "installing redis-server, prometheus and prometheus-alertmanager from Debian's packages"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			redis-server prometheus prometheus-alertmanager openssl >/dev/null; \
 	fi
 
 test: $(STAMP) services

@@ -23,7 +23,7 @@ DEFAULT_RESULTS = ROOT / "out" / "nab"
 WORKERS = 2
 
 
-def run_file(data_file: Path, nab: Path, results: Path, detector: str) -> tuple[str, float]:
+def run_file(data_file: Path, nab: Path, results: Path, detector: str, extra: list[str]) -> tuple[str, float]:
     """Run the backtest on one data file and return its relative name and run time."""
     relative = data_file.relative_to(nab / "data")
     out = results / relative
@@ -39,6 +39,7 @@ def run_file(data_file: Path, nab: Path, results: Path, detector: str) -> tuple[
         detector,
         "--out",
         str(out),
+        *extra,
     ]
     completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
@@ -52,7 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nab", type=Path, default=DEFAULT_NAB, help="NAB root directory")
     parser.add_argument("--scorer", type=Path, default=DEFAULT_SCORER, help="nab_score.py")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="score directory")
+    parser.add_argument("--baseline", type=float, help="baseline length in seconds (backtest default)")
+    parser.add_argument("--window", type=float, help="alert window in seconds (backtest default)")
+    parser.add_argument("--memory", type=float, help="scoring memory in seconds; 0 = per-run scores")
     options = parser.parse_args(argv)
+    extra: list[str] = []
+    for name in ("baseline", "window", "memory"):
+        if getattr(options, name) is not None:
+            extra += [f"--{name}", repr(getattr(options, name))]
 
     data_files = sorted((options.nab / "data").glob("*/*.csv"))
     if not data_files:
@@ -62,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         runs = list(
             pool.map(
-                lambda path: run_file(path, options.nab, options.results, options.detector),
+                lambda path: run_file(path, options.nab, options.results, options.detector, extra),
                 data_files,
             )
         )
@@ -70,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = sum(1 for path in data_files for _ in path.open()) - len(data_files)
     print(
         f"backtest: {len(runs)} files, {rows} rows, {elapsed:.1f} s wall time "
-        f"with {WORKERS} workers (detector {options.detector})"
+        f"with {WORKERS} workers (detector {options.detector}{' ' if extra else ''}{' '.join(extra)})"
     )
 
     # The scorer accepts DIR/<category>/<file>.csv as one of its result layouts.

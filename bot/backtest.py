@@ -8,8 +8,11 @@ evaluated in time order.
 Every row is evaluated at its own timestamp with only the rows up to that time, as the live
 bot would have seen them. The output has one row per input row, in input order:
 `timestamp,value,anomaly_score`, with the timestamp and value copied from the input. The score
-is in [0, 1]: 1 - p-value at a row where an anomaly run's p-value reaches a new low (the bot
-opens an incident or raises its confidence there), else 0.
+is in [0, 1] and nonzero only at anomalous rows where the bot would alert. By default a row
+scores 1 - exp(-e / 4) for its evidence e = -log10(p-value) when e exceeds the evidence of the
+last scored row, decayed with the time constant `--memory` (one day), so a lasting anomaly
+scores once and a repeat soon after needs stronger evidence. With `--memory 0` a row scores
+1 - p-value where an anomaly run's p-value reaches a new low, else 0.
 
 Invalid input (a missing file, missing columns, an unparsable timestamp or value) prints a
 message naming the value and the fix, and returns exit code 2.
@@ -30,6 +33,7 @@ import numpy as np
 from tqdm import tqdm
 
 from detectors import DETECTOR_NAMES, DetectorSettings, replay
+from detectors._replay import DEFAULT_MEMORY
 
 EXIT_INVALID_INPUT = 2
 # Files with at least this many rows get a progress bar on stderr.
@@ -66,6 +70,12 @@ def main(argv: Sequence[str]) -> int:
     except SystemExit as exit_request:
         return int(exit_request.code or 0)
 
+    if not (math.isfinite(options.memory) and options.memory >= 0):
+        print(
+            f"backtest: error: invalid --memory {options.memory!r}: use a number of seconds >= 0",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID_INPUT
     if not (math.isfinite(options.refit_interval) and options.refit_interval > 0):
         print(
             f"backtest: error: invalid --refit-interval {options.refit_interval!r}: use a number of seconds > 0",
@@ -99,7 +109,7 @@ def main(argv: Sequence[str]) -> int:
             refit_interval=options.refit_interval,
             progress=bar.update,
         )
-    scores = result.anomaly_scores()
+    scores = result.anomaly_scores(memory=options.memory or None)
 
     try:
         write_scores(Path(options.out), series, scores)
@@ -216,6 +226,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--baseline", type=float, help="baseline length in seconds (default: 604800, 7 days)")
     parser.add_argument("--threshold", type=float, help="bound in sigma, or k for mad and iqr (detector default)")
     parser.add_argument("--timezone", help="IANA time zone of seasonal profiles (default: UTC)")
+    parser.add_argument(
+        "--memory",
+        type=float,
+        default=DEFAULT_MEMORY,
+        help=(
+            "time constant in seconds of the decaying memory of the last alert's evidence "
+            f"(default: {DEFAULT_MEMORY:.0f}); 0 scores each new low of a run's p-value instead"
+        ),
+    )
     parser.add_argument(
         "--refit-interval",
         type=float,

@@ -15,7 +15,7 @@ A request authenticates with the shared secret in one of two ways:
 - `X-Signature-256: sha256=<hex HMAC-SHA256 of the raw body, keyed with the secret>`,
   as GitHub signs its webhooks.
 
-Answers: 201 stored, 200 stored before (the same event sent again), 400 invalid body
+Responses: 201 stored, 200 stored before (the same event sent again), 400 invalid body
 (the message names the field and the fix), 401 missing or wrong credentials, 413 body
 too large, 503 no secret configured or Redis unavailable.
 """
@@ -57,7 +57,7 @@ Reply = tuple[dict[str, Any], int] | tuple[dict[str, Any], int, dict[str, str]]
 def register_events(
     web: Flask, *, store: Store, secret: str | None, clock: Callable[[], float] = time.time
 ) -> None:
-    """Add `POST /events` to `web`; with `secret` None, every request is answered 503."""
+    """Add `POST /events` to `web`; with `secret` None, every request gets a 503 response."""
     rejections = _RejectionLog()
 
     @web.post("/events")
@@ -66,10 +66,12 @@ def register_events(
             return _error("the events endpoint has no shared secret configured; "
                           "set EVENTS_SECRET for the bot and restart it", 503)
 
+        too_large = _error(f"body is larger than {MAX_BODY_BYTES:,} bytes; send one event per request", 413)
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            return too_large
         body = request.get_data(cache=True)
-        if request.content_length is not None and request.content_length > MAX_BODY_BYTES or \
-                len(body) > MAX_BODY_BYTES:
-            return _error(f"body is larger than {MAX_BODY_BYTES:,} bytes; send one event per request", 413)
+        if len(body) > MAX_BODY_BYTES:
+            return too_large
 
         problem = _check_credentials(secret, body)
         if problem is not None:

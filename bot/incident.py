@@ -31,7 +31,8 @@ class Incident(BaseModel):
     labels, so a later poll that sees the same anomaly finds this incident.
     """
 
-    model_config = ConfigDict(frozen=True)
+    # NaN stays NaN through JSON: an incident from Alertmanager has no baseline numbers.
+    model_config = ConfigDict(frozen=True, ser_json_inf_nan="constants")
 
     id: str
     fingerprint: str

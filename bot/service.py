@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 from slack_sdk import WebClient
 from werkzeug.serving import make_server
 
+from bot.alertmanager import AlertmanagerReceiver, register_alertmanager
 from bot.runtime import Runtime, build_runtime
 from bot.scheduler import schedule_delivery, schedule_digest, schedule_escalations, schedule_monitors
 from bot.settings import Settings
@@ -38,7 +40,13 @@ def create_web(settings: Settings | None = None, runtime: Runtime | None = None)
             _start_socket_mode(slack_app, settings.slack_app_token.get_secret_value())
     else:
         log.warning("SLACK_BOT_TOKEN or SLACK_SIGNING_SECRET is not set; Slack requests are not served")
-    return build_web(store=runtime.store, slack_app=slack_app)
+    web = build_web(store=runtime.store, slack_app=slack_app)
+    receiver = AlertmanagerReceiver(store=runtime.store, notifier=runtime.notifier,
+                                    channel=settings.alertmanager_channel, on_opened=runtime.responder.on_opened,
+                                    clock=runtime.clock)
+    token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
+    register_alertmanager(web, receiver, token=token, clock=time.time)
+    return web
 
 
 def build_services(runtime: Runtime) -> Services:

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     escalate_groups: str = Field(default="", description="user group handles that may escalate")
     reject_groups: str = Field(default="", description="user group handles that may reject hypotheses")
 
+    alertmanager_token: SecretStr | None = Field(
+        default=None, description="bearer token Alertmanager sends to POST /alertmanager"
+    )
+    alertmanager_channel: str = Field(default="#alerts", description="channel for alerts without a slack_channel")
+
     digest_channel: str | None = Field(default=None, description="channel for the daily digest; unset: none")
     digest_time: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM")
     digest_timezone: str = "UTC"

@@ -17,7 +17,10 @@ log = logging.getLogger(__name__)
 
 
 def build_web(*, store: Store, slack_app: App | None) -> Flask:
-    """Create the Flask app; Slack routes exist only when Slack is configured."""
+    """Create the Flask app; Slack routes exist only when Slack is configured.
+
+    Other endpoints (`/alertmanager`, `/events`) are added by their modules.
+    """
     web = Flask("anomalybot")
 
     @web.get("/healthz")

@@ -47,6 +47,10 @@ Detectors (`DETECTOR_NAMES`; `DetectorSettings.for_detector(name)` applies each 
 - `oscillation`: new or stronger periodic movement, from the window's spectrum against the
   baseline's (scipy.signal.periodogram). Needs a window of 16 sampling steps or more.
 - `drop`: `sigma` on the lower side only, default lower bound 2 sigma.
+- `ensemble`: three tests on one baseline with a Bonferroni-combined p-value: the `seasonal`
+  window test, the same residuals over a window 12 times as wide (at least an hour), and a
+  distribution-free test of the raw window mean against the baseline's range. `details`
+  names the deciding test.
 
 Datadog-style names map onto these:
 
@@ -62,9 +66,12 @@ Other entry points:
   Tiering on the adjusted value is the recommended default for callers with many series.
 - `SigmaBank` and `evaluate_many`: the `sigma` detector over a (series x steps) array on a
   regular grid, kept up to date with running sums (`SigmaBank.append`, one column per step).
-  `SeasonalBank` does the same on residuals from a daily profile.
+  `SeasonalBank` does the same on residuals from a daily profile, or a weekly one with
+  `seasonality="weekly"` and 14 days or more of history.
 - `replay(timestamps, values, settings=...)`: causal replay of one series, one evaluation per
-  point; `ReplayResult.anomaly_scores()` turns it into scores in [0, 1] for backtests.
+  point; `ReplayResult.anomaly_scores()` turns it into scores in [0, 1] for backtests, and
+  `anomaly_scores(memory=seconds)` scores a point only when its evidence -log10(p) beats the
+  last scored point's, decayed with that time constant.
 """
 
 from detectors._batch import BatchEvaluation, SigmaBank, evaluate_many

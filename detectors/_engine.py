@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from detectors._agile import evaluate_agile, fit_agile
+from detectors._ensemble import evaluate_ensemble, fit_ensemble
 from detectors._level import check_history, evaluate_level, no_variance
 from detectors._oscillation import evaluate_oscillation, fit_oscillation
 from detectors._results import Evaluation
@@ -59,6 +60,7 @@ DETECTORS: dict[str, Detector] = {
     "agile": Detector(fit_agile, evaluate_agile),
     "robust": Detector(fit_seasonal, _level_test()),
     "adaptive": Detector(_fit_adaptive, _level_test()),
+    "ensemble": Detector(fit_ensemble, evaluate_ensemble),
 }
 
 _DEFAULT_SETTINGS = DetectorSettings()

@@ -22,23 +22,61 @@ from detectors._settings import DetectorSettings
 DEFAULT_REFIT_INTERVAL = 3600.0
 
 
+# Scores with a decaying memory: evidence is -log10(p), and a point scores only when its
+# evidence exceeds the evidence of the last scored point times exp(-elapsed / time constant).
+DEFAULT_MEMORY = 86400.0
+# Evidence e maps to the score 1 - exp(-e / EVIDENCE_SCALE), so p = 1e-4 scores about 0.9.
+EVIDENCE_SCALE = 4.0
+MIN_P_VALUE = 1e-300
+
+
 @dataclass(frozen=True)
 class ReplayResult:
-    """Per-point results of a replay, one entry per input point."""
+    """Per-point results of a replay, one entry per input point.
+
+    `evaluated_at` holds each point's timestamp; it is None only for results built by hand.
+    """
 
     status: np.ndarray  # "anomaly", "normal" or "skipped"
     p_value: np.ndarray
     deviation: np.ndarray
     kind: np.ndarray  # anomaly kind, "" when not an anomaly
+    evaluated_at: np.ndarray | None = None
 
-    def anomaly_scores(self) -> np.ndarray:
-        """Return a score in [0, 1] per point, 1 - p where an anomaly run's evidence grows.
+    def anomaly_scores(self, *, memory: float | None = None) -> np.ndarray:
+        """Return a score in [0, 1] per point: the anomaly points where the bot would alert.
 
-        Within each run of consecutive anomalous points, a point scores 1 - p when its p-value
-        is the run's lowest so far: the point where the bot would open the incident, or raise
-        its confidence. Other points score 0, so a run contributes one scored point per new
-        low of its p-value, not one per anomalous point.
+        Without `memory`, within each run of consecutive anomalous points, a point scores
+        1 - p when its p-value is the run's lowest so far: the point where the bot would open
+        the incident, or raise its confidence. Other points score 0.
+
+        With `memory` (seconds), an anomalous point's evidence is e = -log10(p). It scores
+        1 - exp(-e / EVIDENCE_SCALE) when e exceeds the evidence of the last scored point,
+        decayed by exp(-elapsed / memory), else 0. So a lasting anomaly scores once, and a
+        second alert soon after needs stronger evidence than the first, as the bot keeps an
+        incident open and suppresses repeats. Raises ValueError when `evaluated_at` is None.
         """
+        if memory is None:
+            return self._run_scores()
+        if self.evaluated_at is None:
+            raise ValueError("scores with a memory need evaluated_at: build the result with replay()")
+        if not memory > 0.0:
+            raise ValueError(f"invalid memory {memory!r}: use a number of seconds > 0")
+        evidence = -np.log10(np.clip(self.p_value.astype(np.float64), MIN_P_VALUE, 1.0))
+        scores = np.zeros(self.status.size)
+        remembered = 0.0
+        remembered_at = -math.inf
+        order = np.argsort(self.evaluated_at, kind="stable")
+        for index in order[self.status[order] == "anomaly"]:
+            now = float(self.evaluated_at[index])
+            decayed = remembered * math.exp(-(now - remembered_at) / memory)
+            if evidence[index] > decayed:
+                scores[index] = 1.0 - math.exp(-evidence[index] / EVIDENCE_SCALE)
+                remembered = float(evidence[index])
+                remembered_at = now
+        return scores
+
+    def _run_scores(self) -> np.ndarray:
         scores = np.zeros(self.status.size)
         lowest = 1.0
         for index in np.flatnonzero(self.status == "anomaly"):
@@ -110,4 +148,5 @@ def replay(
         p_value=p_values[restore],
         deviation=deviations[restore],
         kind=kinds[restore],
+        evaluated_at=np.asarray(timestamps, dtype=np.float64).copy(),
     )

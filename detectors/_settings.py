@@ -19,6 +19,7 @@ DETECTOR_NAMES: tuple[str, ...] = (
     "agile",
     "robust",
     "adaptive",
+    "ensemble",
 )
 
 DIRECTIONS = ("above", "below", "both")
@@ -38,6 +39,7 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "agile": 3.0,
     "robust": 3.0,
     "adaptive": 2.5,
+    "ensemble": 3.0,
 }
 DEFAULT_LOWER_THRESHOLDS: dict[str, float] = {"drop": 2.0}
 

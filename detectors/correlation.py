@@ -45,17 +45,18 @@ def resample(timestamps: np.ndarray, values: np.ndarray, grid: np.ndarray, *, to
     result = np.full(grid.shape, np.nan)
 
     finite = np.isfinite(values) & np.isfinite(timestamps)
-    times, kept = timestamps[finite], values[finite]
+    times, samples = timestamps[finite], values[finite]
     if times.size == 0 or grid.size == 0:
         return result
-    order = np.argsort(times, kind="stable")
-    times, kept = times[order], kept[order]
+    if times.size > 1 and np.any(np.diff(times) < 0):
+        order = np.argsort(times, kind="stable")
+        times, samples = times[order], samples[order]
 
     right = np.clip(np.searchsorted(times, grid), 0, times.size - 1)
     left = np.clip(right - 1, 0, times.size - 1)
     nearest = np.where(np.abs(times[left] - grid) <= np.abs(times[right] - grid), left, right)
     close = np.abs(times[nearest] - grid) <= tolerance
-    result[close] = kept[nearest[close]]
+    result[close] = samples[nearest[close]]
     return result
 
 
@@ -158,9 +159,10 @@ class CrossCorrelation:
     moved k steps before x (y leads) and a negative lag means y followed x. `correlation`
     is Pearson's r at that lag (signed) and `at_zero` the r at lag 0 (NaN when that lag
     had too few points). `overlap` is the number of point pairs behind `correlation`.
-    `p_value` is two-sided for r = 0, with the sample size cut to its effective size for
-    the series' lag-1 autocorrelation (Bartlett's approximation), and multiplied by the
-    number of lags tried (Bonferroni), at most 1.
+    `p_value` tests whether the two series move together at that lag: it is two-sided
+    for r = 0 between their first differences (prewhitening), with the sample size cut to
+    its effective size for the lag-1 autocorrelation left (Bartlett's approximation), and
+    multiplied by the number of lags tried (Bonferroni), at most 1.
     """
 
     lag: int
@@ -208,8 +210,7 @@ def cross_correlation(
         return None
 
     lag, correlation, overlap = best
-    shifted_x, shifted_y = _pairs(x, y, lag)
-    p_value = _correlation_p_value(correlation, shifted_x, shifted_y) * tried
+    p_value = _prewhitened_p_value(x, y, lag) * tried
     return CrossCorrelation(lag=lag, correlation=correlation, at_zero=at_zero, overlap=overlap,
                             p_value=min(1.0, p_value), lags_tried=tried)
 
@@ -247,6 +248,23 @@ def _lag_one_autocorrelation(sample: np.ndarray) -> float:
     if denominator == 0.0:
         return 0.0
     return float(np.dot(centred[1:], centred[:-1])) / denominator
+
+
+def _prewhitened_p_value(x: np.ndarray, y: np.ndarray, lag: int) -> float:
+    """Return the p-value of the correlation between the first differences of x and y at `lag`.
+
+    Metric residuals wander and shift, so their levels are strongly autocorrelated and a
+    correlation of levels carries little evidence by itself. Differencing removes most of
+    that, and what autocorrelation is left shrinks the effective sample size.
+    """
+    xs, ys = _pairs(np.diff(x), np.diff(y), lag)
+    if xs.size < 4:
+        return 1.0
+    dx, dy = xs - xs.mean(), ys - ys.mean()
+    denominator = math.sqrt(float(np.dot(dx, dx)) * float(np.dot(dy, dy)))
+    if denominator == 0.0:
+        return 1.0
+    return _correlation_p_value(float(np.dot(dx, dy)) / denominator, xs, ys)
 
 
 def _correlation_p_value(correlation: float, xs: np.ndarray, ys: np.ndarray) -> float:

@@ -32,7 +32,7 @@ DEFAULT_STEP = 60.0
 
 @dataclass
 class RootCause:
-    """What `analyze` found for one incident, with the texts for the playbook thread.
+    """Result of `analyze` for one incident, with the texts for the playbook thread.
 
     `related`: other monitored series, strongest residual correlation first.
     `dimensions`: one row per label value, grouped by label, largest share first.
@@ -110,18 +110,19 @@ def _analyze(
                               "are unknown")
 
     own = None
+    own_problem = "the incident's own window is not stored yet"
     try:
         own = store.load_series(incident.monitor, incident.fingerprint)
     except redis.RedisError as error:
         log.error("incident %s: own window not read, Redis failed: %s", incident.id, error)
-        result.missing.append(f"the incident's own window could not be read from Redis ({error})")
+        own_problem = f"the incident's own window could not be read from Redis ({error})"
     step = _step(monitor, own)
     window = CorrelationWindow.around(anomaly_start=incident.anomaly_start, now=now, step=step)
     result.window = window
 
     related_missing: list[str] = []
     if own is None:
-        related_missing.append("the incident's own window is not stored yet")
+        related_missing.append(own_problem)
     else:
         result.related, related_missing = find_related(store=store, monitors=monitors, incident=incident,
                                                        own=own, window=window)
@@ -134,7 +135,7 @@ def _analyze(
     if monitor is not None and source is not None:
         result.breakdown = break_down(source=source, monitor=monitor, labels=labels,
                                       anomaly_start=incident.anomaly_start, now=now, direction=direction,
-                                      incident_id=incident.id)
+                                      incident_id=incident.id, scope=incident.labels)
         result.missing.extend(result.breakdown.missing)
     result.dimensions = result.breakdown.rows
 

@@ -7,10 +7,11 @@ residuals (value minus its baseline expectation, `detectors.correlation.residual
 the reference span [anomaly start - REFERENCE_SPAN, anomaly start - MAX_LAG), and the
 residuals are cross-correlated with lags of up to MAX_LAG.
 
-A series is related when it is anomalous itself (an open incident, or a peak deviation of
-ANOMALOUS_SIGMA or more over its monitor's alert window) or its residuals correlate at
-least moderately (|r| >= MODERATE with p < 0.05). Anomalous series with weak correlation
-are kept and labelled weak, so a coincident but unrelated spike shows up as such.
+A series is related when it is anomalous itself or its residuals correlate at least
+moderately (|r| >= MODERATE with p < 0.05). Anomalous means an open incident that was
+anomalous inside the correlation window, or a peak deviation of ANOMALOUS_SIGMA or more
+over its monitor's alert window. Anomalous series with weak correlation are kept and
+labelled weak, so a coincident but unrelated spike shows up as such.
 """
 
 from __future__ import annotations
@@ -108,10 +109,11 @@ class RelatedAnomaly:
 
     @property
     def title(self) -> str:
-        shown = {name: value for name, value in self.labels.items() if name != "__name__"}
-        if not shown:
+        labels = sorted((name, value) for name, value in self.labels.items() if name != "__name__")
+        if not labels:
             return self.monitor
-        return f"{self.monitor} {{{', '.join(f'{name}={value}' for name, value in sorted(shown.items()))}}}"
+        listed = ", ".join(f"{name}={value}" for name, value in labels)
+        return f"{self.monitor} {{{listed}}}"
 
     @property
     def movement(self) -> str:
@@ -142,7 +144,7 @@ def find_related(
                     "so nothing could be correlated with it"]
 
     try:
-        open_incidents = _open_incidents(store)
+        open_incidents = _open_incidents(store, since=window.start)
         candidates = [
             (monitor, fingerprint)
             for name, monitor in sorted(monitors.items())
@@ -178,12 +180,12 @@ def find_related(
     return related, missing
 
 
-def _open_incidents(store: Store) -> dict[str, str]:
-    """Map the fingerprint of each open incident to its id."""
+def _open_incidents(store: Store, *, since: float) -> dict[str, str]:
+    """Map the fingerprint of each open incident that was anomalous at `since` or later to its id."""
     found = {}
     for incident_id in store.open_incident_ids():
         other = store.get_incident(incident_id)
-        if other is not None:
+        if other is not None and other.last_anomalous_at >= since:
             found[other.fingerprint] = other.id
     return found
 
@@ -270,11 +272,14 @@ def related_text(related: list[RelatedAnomaly], *, incident: Incident, window: C
               f"lags up to {spoken_duration(MAX_LAG)}, strongest first:")
     lines = []
     for item in related[:limit]:
-        line = (f"• {item.title} {item.movement} {timing(item.lag, window.step)} {subject}: "
-                f"r = {item.correlation:+.2f}, {item.strength_label}")
-        if item.anomalous and item.strength_label == "weak":
-            line += ", anomalous at the same time but probably unrelated"
-        elif not item.anomalous:
+        if item.strength_label == "weak":
+            # The best lag of a weak correlation means nothing, so it is not shown.
+            line = (f"• {item.title} was anomalous in the same window: r = {item.correlation:+.2f}, weak, "
+                    "probably unrelated")
+        else:
+            line = (f"• {item.title} {item.movement} {timing(item.lag, window.step)} {subject}: "
+                    f"r = {item.correlation:+.2f}, {item.strength_label}")
+        if not item.anomalous:
             line += ", no anomaly of its own"
         if item.incident_id:
             line += f" (incident {item.incident_id})"

@@ -19,9 +19,13 @@ Pairs of labels with a role (service and region, service and segment) are broken
 the same way, for the pattern rules in `bot.rootcause.hypotheses`.
 
 Prometheus sources get grouped queries (rules in `bot.rootcause.promql`). Other sources
-are asked once for the monitor's own query, and its series are grouped by label here,
-averaged (or summed, by the same rule) at each timestamp; a label that query's series do
-not carry is reported as unavailable.
+get one request for the monitor's own query, and its series are grouped by label here,
+averaged (or summed, by the same rule) at each timestamp. A label that the query's series
+do not carry is reported as unavailable.
+
+When the monitor's query returns several series (say one per service) and the incident
+is about one of them, only the returned series that agree with the incident's labels are
+counted, so the breakdown describes the incident's own series.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -205,34 +209,37 @@ def break_down(
     now: float,
     direction: float,
     incident_id: str,
+    scope: Mapping[str, str] | None = None,
 ) -> DimensionAnalysis:
     """Break `monitor`'s metric down by each of `labels`, and by the role pairs among them.
 
-    Never raises on a backend error: each failed query becomes a line in `missing`.
+    `scope` is the incident's series labels: a returned series that carries one of them
+    (other than the labels grouped by) with another value belongs to another series of
+    the monitor and is left out. Never raises on a backend error: each failed query
+    becomes a line in `missing`.
     """
-    step = monitor.resolution
+    scope = scope or {}
     window = _Window(start=anomaly_start - BASELINE_SPAN, end=now, anomaly_start=anomaly_start,
-                     step=step, direction=direction)
+                     step=monitor.resolution, direction=direction)
     analysis = DimensionAnalysis()
-    prometheus = isinstance(source, PrometheusSource)
+    aggregation = aggregation_of(monitor.query, metric_type=_metric_type(monitor))
     plain_series: list[Series] | None = None
 
-    def fetch(group: tuple[str, ...]) -> tuple[str, list[Series]] | None:
+    def fetch(group: tuple[str, ...]) -> tuple[str, list[Series]]:
         nonlocal plain_series
-        if prometheus:
+        if isinstance(source, PrometheusSource):
             query = grouped_query(monitor.query, group, metric_type=_metric_type(monitor))
-            return query, _fetch(source, query, window, incident_id=incident_id, analysis=analysis)
-        if plain_series is None:
-            plain_series = _fetch(source, monitor.query, window, incident_id=incident_id, analysis=analysis)
-        aggregation = aggregation_of(monitor.query, metric_type=_metric_type(monitor))
-        return monitor.query, _group_locally(plain_series, group, aggregation, step=step)
+            series = _fetch(source, query, window, incident_id=incident_id, analysis=analysis)
+        else:
+            if plain_series is None:
+                plain_series = _fetch(source, monitor.query, window, incident_id=incident_id, analysis=analysis)
+            query, series = monitor.query, plain_series
+        in_scope = [entry for entry in series if _in_scope(entry.labels, scope, group)]
+        return query, _group_locally(in_scope, group, aggregation)
 
     present: list[str] = []
     for label in labels:
-        fetched = fetch((label,))
-        if fetched is None:
-            continue
-        query, series = fetched
+        query, series = fetch((label,))
         rows = _rows(label, series, window)
         if rows is None:
             analysis.missing.append(
@@ -246,14 +253,21 @@ def break_down(
     for first, second in itertools.permutations(present, 2):
         if (role_of(first), role_of(second)) not in CROSS_ROLES:
             continue
-        fetched = fetch((first, second))
-        if fetched is None:
-            continue
-        query, series = fetched
+        query, series = fetch((first, second))
         cells = _cells((first, second), series, window)
         if cells:
             analysis.crosses.append(CrossBreakdown(labels=(first, second), query=query, cells=cells))
     return analysis
+
+
+def _in_scope(labels: Mapping[str, str], scope: Mapping[str, str], group: tuple[str, ...]) -> bool:
+    """True unless the series carries a label of `scope`, outside `group`, with another value."""
+    for name, value in scope.items():
+        if name == "__name__" or name in group:
+            continue
+        if name in labels and labels[name] != value:
+            return False
+    return True
 
 
 def _metric_type(monitor: Monitor) -> str | None:
@@ -270,13 +284,16 @@ def _fetch(source: Source, query: str, window: _Window, *, incident_id: str,
         return []
 
 
-def _group_locally(series: list[Series], group: tuple[str, ...], aggregation: str, *, step: float) -> list[Series]:
-    """Aggregate the series that share values of `group` at each timestamp (avg or sum)."""
+def _group_locally(series: list[Series], group: tuple[str, ...], aggregation: str) -> list[Series]:
+    """Aggregate the series that share values of `group` at each timestamp (avg or sum).
+
+    A series without every label of `group` is left out.
+    """
     members: dict[tuple[str, ...], list[Series]] = {}
-    for one in series:
-        key = tuple(one.labels.get(label, "") for label in group)
+    for entry in series:
+        key = tuple(entry.labels.get(label, "") for label in group)
         if all(key):
-            members.setdefault(key, []).append(one)
+            members.setdefault(key, []).append(entry)
 
     grouped = []
     for key, parts in members.items():
@@ -294,8 +311,8 @@ def _group_locally(series: list[Series], group: tuple[str, ...], aggregation: st
     return grouped
 
 
-def _stats(one: Series, window: _Window) -> _GroupStats | None:
-    times, values = one.timestamps, one.values
+def _stats(entry: Series, window: _Window) -> _GroupStats | None:
+    times, values = entry.timestamps, entry.values
     finite = np.isfinite(values)
     in_baseline = finite & (times >= window.start) & (times < window.anomaly_start - 2 * window.step)
     in_current = finite & (times >= window.anomaly_start) & (times <= window.end)
@@ -322,10 +339,14 @@ def _mark(deviation: float, direction: float) -> Mark:
 
 def _rows(label: str, series: list[Series], window: _Window) -> list[DimensionRow] | None:
     """Compute the rows of one label; None when no series carries the label."""
-    labelled = [one for one in series if one.labels.get(label)]
+    labelled = [entry for entry in series if entry.labels.get(label)]
     if not labelled:
         return None
-    computed = [(one.labels[label], stats) for one in labelled if (stats := _stats(one, window)) is not None]
+    computed = []
+    for entry in labelled:
+        stats = _stats(entry, window)
+        if stats is not None:
+            computed.append((entry.labels[label], stats))
     shares = change_shares(np.array([stats.delta for _, stats in computed]), direction=window.direction)
     rows = [
         DimensionRow(label=label, value=value, current=stats.current, baseline=stats.baseline,
@@ -339,11 +360,11 @@ def _rows(label: str, series: list[Series], window: _Window) -> list[DimensionRo
 
 def _cells(labels: tuple[str, str], series: list[Series], window: _Window) -> list[CrossCell]:
     computed = []
-    for one in series:
-        values = (one.labels.get(labels[0], ""), one.labels.get(labels[1], ""))
+    for entry in series:
+        values = (entry.labels.get(labels[0], ""), entry.labels.get(labels[1], ""))
         if not all(values):
             continue
-        stats = _stats(one, window)
+        stats = _stats(entry, window)
         if stats is not None:
             computed.append((values, stats))
     shares = change_shares(np.array([stats.delta for _, stats in computed]), direction=window.direction)

@@ -124,8 +124,11 @@ def record_event(store: Store, event: ChangeEvent, *, now: float) -> bool:
         pipe.zadd(key, {member: event.time}, nx=True)
         pipe.zremrangebyscore(key, "-inf", f"({now - EVENT_RETENTION!r}")
         added, _ = pipe.execute()
-    log.info("change event %s stored: %s %s %s at %.0f", event.id, event.type, event.service,
-             event.version or "", event.time)
+    if added:
+        log.info("change event %s stored: %s of %s %s at %.0f", event.id, event.type, event.service,
+                 event.version or "", event.time)
+    else:
+        log.info("change event %s received again; it was stored before", event.id)
     return bool(added)
 
 

@@ -1,8 +1,8 @@
 """The dimension breakdown for people: a table text with 🔴/🟡/🟢 marks, and a heatmap image.
 
 The image (matplotlib, Agg backend) has one cell per label value, coloured by its mark
-and annotated with its deviation and share, and beside it the first two-label breakdown
-as a matrix (such as service by region) when there is one.
+and annotated with its deviation and share. When there is a two-label breakdown (such as
+service by region), the first one is drawn beside it as a matrix.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from bot.rootcause.correlation import spoken_duration  # noqa: E402
 from bot.rootcause.dimensions import (  # noqa: E402
     BASELINE_SPAN,
     MARK_EMOJI,
+    MAX_EXPLAINING_VALUES,
+    Breakdown,
     CrossBreakdown,
     DimensionAnalysis,
 )
@@ -33,6 +35,9 @@ MAX_ROWS_PER_LABEL = 8
 HEATMAP_MIN_ROWS = 4
 MAX_IMAGE_ROWS = 40
 MAX_MATRIX_SIDE = 20
+# A label whose largest share is at most this multiple of an even share (1 / values) counts
+# as evenly spread.
+EVEN_SPREAD = 1.25
 
 _MARK_INDEX = {"green": 0, "yellow": 1, "red": 2}
 _COLOURS = ListedColormap(["#31a354", "#fec44f", "#de2d26"])
@@ -44,14 +49,7 @@ def table_text(analysis: DimensionAnalysis, *, anomaly_start: float) -> str:
     lines = [f"Mean since {since} UTC against the {spoken_duration(BASELINE_SPAN)} before, "
              "deviation in baseline σ, share of the total change:"]
     for breakdown in analysis.breakdowns:
-        explaining = breakdown.explaining()
-        if explaining:
-            names = ", ".join(row.value for row in explaining)
-            total = sum(row.share for row in explaining)
-            summary = f"{names} {'explains' if len(explaining) == 1 else 'explain'} {total:.0%} of the change"
-        else:
-            summary = "the change is spread across its values"
-        lines.append(f"*{breakdown.label}*: {summary}.")
+        lines.append(f"*{breakdown.label}*: {_summary(breakdown)}.")
 
         width = max(len(row.value) for row in breakdown.rows)
         table = []
@@ -70,6 +68,22 @@ def table_text(analysis: DimensionAnalysis, *, anomaly_start: float) -> str:
     return "\n".join(lines)
 
 
+def _summary(breakdown: Breakdown) -> str:
+    """Name the values that explain the change, or state that it is spread evenly."""
+    count = len(breakdown.rows)
+    top = breakdown.top
+    if top is None or top.share == 0.0:
+        return "no value moved in the anomaly's direction"
+    if count > 1 and top.share <= EVEN_SPREAD / count:
+        return f"the change is spread across all {count} values"
+    explaining = breakdown.explaining() or breakdown.rows[:MAX_EXPLAINING_VALUES]
+    named = [f"{row.value} ({row.share:.0%})" for row in explaining[:MAX_EXPLAINING_VALUES]]
+    total = sum(row.share for row in explaining[:MAX_EXPLAINING_VALUES])
+    if len(named) == 1:
+        return f"{named[0]} explains {total:.0%} of the change"
+    return f"{', '.join(named[:-1])} and {named[-1]} explain {total:.0%} of the change"
+
+
 def render_heatmap(analysis: DimensionAnalysis, *, title: str) -> bytes | None:
     """Render the breakdown as a PNG; None when it has HEATMAP_MIN_ROWS rows or fewer."""
     rows = analysis.rows[:MAX_IMAGE_ROWS]
@@ -83,6 +97,7 @@ def render_heatmap(analysis: DimensionAnalysis, *, title: str) -> bytes | None:
     axes.imshow(colours, cmap=_COLOURS, vmin=0, vmax=2, aspect="auto")
     for index, row in enumerate(rows):
         axes.text(0, index, f"{row.deviation:+.1f}σ  {row.share:.0%}", ha="center", va="center", fontsize=8)
+    axes.hlines(np.arange(0.5, len(rows) - 0.5), -0.5, 0.5, colors="white", linewidth=1)
     axes.set_yticks(range(len(rows)), [f"{row.label}={row.value}" for row in rows], fontsize=8)
     axes.set_xticks([0], ["deviation, share"], fontsize=8)
     axes.set_title(title, fontsize=9, loc="left")
@@ -105,6 +120,8 @@ def _draw_matrix(axes, cross: CrossBreakdown) -> None:
             grid[row, column] = _MARK_INDEX[cell.mark]
             axes.text(column, row, f"{cell.deviation:+.1f}σ", ha="center", va="center", fontsize=8)
     axes.imshow(np.ma.masked_invalid(grid), cmap=_COLOURS, vmin=0, vmax=2, aspect="auto")
+    axes.hlines(np.arange(0.5, len(first) - 0.5), -0.5, len(second) - 0.5, colors="white", linewidth=1)
+    axes.vlines(np.arange(0.5, len(second) - 0.5), -0.5, len(first) - 0.5, colors="white", linewidth=1)
     axes.set_yticks(range(len(first)), first, fontsize=8)
     axes.set_xticks(range(len(second)), second, fontsize=8, rotation=30, ha="right")
     axes.set_ylabel(cross.labels[0], fontsize=8)

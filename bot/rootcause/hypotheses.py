@@ -3,19 +3,19 @@
 Each rule scores its hypothesis in [0, 1]; the list is ranked by score. A label with one
 value concentrates nothing, so the dimension rules need two values or more. The rules:
 
-- infrastructure: one region holds at least CONCENTRATED of the change and most services
+- infrastructure: one region accounts for at least CONCENTRATED of the change and most services
   in it are degraded (service and region together): data centre, network, load balancer.
   Score 0.9 x region share x (0.4 + 0.6 x share of the region's services degraded).
-- capacity: one service holds at least CONCENTRATED of the change across most regions,
+- capacity: one service accounts for at least CONCENTRATED of the change across most regions,
   worst for one user segment (segment and service together): resource exhaustion,
   autoscaling lag, connection pool limits. Score 0.85 x service share x (0.4 + 0.6 x share
-  of the service's regions degraded), x 0.85 unless one segment holds half or more of the
+  of the service's regions degraded), x 0.85 unless one segment accounts for half or more of the
   service's change.
 - external dependency: another monitored series whose residuals correlate at least
   moderately and which moved first or at the same time (0.9 x |r|, x 0.8 when it did not
   lead, x 0.7 when it is not anomalous itself, x 0.4 when it followed); or several regions
-  degraded within two steps of each other with no region dominating (time and region
-  together): 0.6 x share of regions degraded.
+  degraded within two steps of each other, with no region or service accounting for
+  CONCENTRATED of the change (time and region together): 0.6 x share of regions degraded.
 - change event: a deployment, config change or autoscaling action within
   CHANGE_WINDOW of the anomaly start. Score = base (deployment 1.0, config change 0.95,
   autoscaling 0.7) x relevance of the service (1.0 the service holding most of the change
@@ -122,7 +122,7 @@ def _infrastructure(dimensions: DimensionAnalysis, *, direction: float, step: fl
     return _Candidate(
         id=f"infra-{top.value}", category="infrastructure",
         title=f"Infrastructure issue in {top.label} {top.value}: data centre, network or load balancer",
-        evidence=f"{_row_text(top)} holds {top.share:.0%} of the change; {detail}.",
+        evidence=f"{_row_text(top)} accounts for {top.share:.0%} of the change; {detail}.",
         query=query, score=score,
     )
 
@@ -133,7 +133,7 @@ def _capacity(dimensions: DimensionAnalysis, *, direction: float, step: float) -
     if services is None or top is None or len(services.rows) < 2 or top.share < CONCENTRATED or not top.degraded:
         return None
 
-    parts = [f"{_row_text(top)} holds {top.share:.0%} of the change"]
+    parts = [f"{_row_text(top)} accounts for {top.share:.0%} of the change"]
     region_breadth = 0.5
     by_region = dimensions.cross_for_roles("service", "region")
     if by_region is not None:
@@ -151,7 +151,7 @@ def _capacity(dimensions: DimensionAnalysis, *, direction: float, step: float) -
         if len(ranked) >= 2:
             cell, share = ranked[0]
             uneven = share >= 0.5
-            parts.append(f"within it, {by_segment.labels[1]}={cell.values[1]} holds {share:.0%} of the change "
+            parts.append(f"within it, {by_segment.labels[1]}={cell.values[1]} accounts for {share:.0%} of the change "
                          f"({MARK_EMOJI[cell.mark]} {cell.deviation:+.1f}σ)")
 
     score = 0.85 * top.share * (0.4 + 0.6 * region_breadth) * (1.0 if uneven else 0.85)
@@ -184,11 +184,15 @@ def _spread_across_regions(dimensions: DimensionAnalysis, *, direction: float, s
     return _Candidate(
         id="external-regions", category="external",
         title=f"External dependency shared by {regions.label} {names}: third-party API, database or CDN",
-        evidence=(f"{len(degraded)} of {len(regions.rows)} {regions.label} values degraded within "
-                  f"{spoken_duration(spread)} of each other from {format_time(onsets[0])}, and no single "
-                  f"{regions.label} or service holds {CONCENTRATED:.0%} of the change."),
+        evidence=(f"{len(degraded)} of {len(regions.rows)} {regions.label} values degraded {_together(spread)} "
+                  f"from {format_time(onsets[0])}, and no single "
+                  f"{regions.label} or service accounts for {CONCENTRATED:.0%} of the change."),
         query=regions.query, score=score,
     )
+
+
+def _together(spread: float) -> str:
+    return "at the same time" if spread == 0 else f"within {spoken_duration(spread)} of each other"
 
 
 # --- related anomalies --------------------------------------------------------------------
@@ -201,7 +205,11 @@ def _dependencies(related: Sequence[RelatedAnomaly], *, incident: Incident, step
             continue
         leads = item.lag >= step / 2
         follows = item.lag <= -step / 2
-        score = 0.9 * item.strength * (1.0 if leads else 0.8) * (1.0 if item.anomalous else 0.7)
+        score = 0.9 * item.strength
+        if not leads:
+            score *= 0.8
+        if not item.anomalous:
+            score *= 0.7
         if follows:
             score *= 0.4
         when = timing(item.lag, step)
@@ -231,6 +239,11 @@ def _changes(
 ) -> list[_Candidate]:
     services = dimensions.for_role("service")
     named = _named_services(incident, monitor)
+    query = incident.query
+    if services is not None:
+        query = services.query
+    elif monitor is not None:
+        query = monitor.query
     found = []
     for event in events:
         before = incident.anomaly_start - event.time
@@ -259,7 +272,7 @@ def _changes(
             category="change",
             title=f"{name} of {event.service}{version}, {when}",
             evidence=evidence,
-            query=services.query if services else (monitor.query if monitor else incident.query),
+            query=query,
             score=score,
         ))
     return found
@@ -281,9 +294,9 @@ def _relevance(service: str, rows: Sequence[DimensionRow], named: set[str]) -> t
     if service in named:
         return 1.0, f"the incident's series belongs to {service}"
     if row is not None and row is top and row.degraded and row.share >= 0.5:
-        return 1.0, f"{_row_text(row)} holds {row.share:.0%} of the change"
+        return 1.0, f"{_row_text(row)} accounts for {row.share:.0%} of the change"
     if row is not None and row.degraded:
-        return 0.8, f"{_row_text(row)} is degraded and holds {row.share:.0%} of the change"
+        return 0.8, f"{_row_text(row)} is degraded and accounts for {row.share:.0%} of the change"
     if row is not None:
         return 0.3, f"{_row_text(row)} stays within its baseline"
     if rows or named:
@@ -312,10 +325,10 @@ _CATEGORY_GENERIC = {
                "No deployment, config change or autoscaling event was received within 30 minutes of the start; "
                "check the deploy log and recent config changes by hand."),
     "infrastructure": ("Infrastructure issue: data centre, network or load balancer",
-                       "No region holds most of the change in the breakdown; check network and load balancer "
+                       "No region accounts for most of the change in the breakdown; check network and load balancer "
                        "health if the breakdown is incomplete."),
     "capacity": ("Capacity limit: resource exhaustion, autoscaling lag or connection pool limits",
-                 "No single service holds most of the change; check saturation (CPU, memory, pools) of the "
+                 "No single service accounts for most of the change; check saturation (CPU, memory, pools) of the "
                  "services behind this metric."),
     "external": ("External dependency: database, third-party API or CDN",
                  "No other monitored series led this one; check dependencies that are not monitored here."),

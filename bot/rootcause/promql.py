@@ -12,10 +12,10 @@ The rule, first match wins:
    `group_left`, `group_right`), such as an error ratio `sum(rate(errors[5m])) /
    sum(rate(requests[5m]))`: rule 1 applies to each aggregation, so both sides match on
    the new labels.
-4. Anything else is wrapped: `sum by (<labels>) (query)` for a quantity that adds up
-   across series (a `rate`, `irate`, `increase`, `count_over_time` or `sum_over_time`, or
-   a monitor whose metric_type is request_rate), `avg by (<labels>) (query)` for the rest
-   (latency, ratios, utilisation), since a sum of latencies means nothing.
+4. Anything else is wrapped in `sum by (<labels>) (query)` when it is a quantity that adds
+   up across series: a `rate`, `irate`, `increase`, `count_over_time` or `sum_over_time`,
+   or a monitor whose metric_type is request_rate. The rest (latency, ratios, utilisation)
+   is wrapped in `avg by (<labels>) (query)`, because a sum of latencies means nothing.
 
 A label that the query aggregates away inside a function the rules do not reach (such as
 `rate(sum(x)[5m:])`) comes back empty; the caller reports the dimension as unavailable.
@@ -98,8 +98,8 @@ def _add_to_aggregation(text: str, labels: Sequence[str]) -> str | None:
     body = text[head_end + 1: body_end]
     existing = [part.strip() for part in (current or "").split(",") if part.strip()]
     if modifier == "without":
-        kept = [label for label in existing if label not in labels]
-        return f"{name} without ({', '.join(kept)}) ({body})"
+        remaining = [label for label in existing if label not in labels]
+        return f"{name} without ({', '.join(remaining)}) ({body})"
     grouped = existing + [label for label in labels if label not in existing]
     return f"{name} by ({', '.join(grouped)}) ({body})"
 

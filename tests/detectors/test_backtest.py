@@ -5,7 +5,7 @@ import pytest
 from detector_series import MINUTE, noise_series, shifted
 
 from bot.backtest import main
-from detectors import DetectorSettings, evaluate, replay
+from detectors import DetectorSettings, ReplayResult, evaluate, replay
 
 
 def write_series(path, times, values):
@@ -121,3 +121,56 @@ def test_backtest_unknown_detector(tmp_path, capsys):
 
     assert code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def scored(status, p_values, times):
+    count = len(status)
+    return ReplayResult(
+        status=np.array(status, dtype=object),
+        p_value=np.array(p_values, dtype=float),
+        deviation=np.zeros(count),
+        kind=np.full(count, "", dtype=object),
+        evaluated_at=np.array(times, dtype=float),
+    )
+
+
+def test_memory_scores_suppress_repeat():
+    # One hour later, evidence 3 is below the remembered 4 * exp(-1 / 24).
+    result = scored(["anomaly", "normal", "anomaly"], [1e-4, 1.0, 1e-3], [0.0, 60.0, 3600.0])
+
+    remembered = result.anomaly_scores(memory=86400.0)
+    forgotten = result.anomaly_scores(memory=60.0)
+
+    assert remembered[0] == pytest.approx(1.0 - np.exp(-1.0))
+    assert remembered[2] == 0.0
+    assert forgotten[2] == pytest.approx(1.0 - np.exp(-0.75))
+
+
+def test_memory_scores_stronger_evidence():
+    result = scored(["anomaly", "anomaly"], [1e-3, 1e-8], [0.0, 60.0])
+
+    scores = result.anomaly_scores(memory=86400.0)
+
+    assert 0.0 < scores[0] < scores[1] < 1.0
+
+
+def test_memory_scores_need_times():
+    result = ReplayResult(
+        status=np.array(["anomaly"], dtype=object),
+        p_value=np.array([1e-4]),
+        deviation=np.zeros(1),
+        kind=np.array([""], dtype=object),
+    )
+
+    with pytest.raises(ValueError, match="evaluated_at"):
+        result.anomaly_scores(memory=60.0)
+
+
+def test_backtest_rejects_negative_memory(tmp_path, capsys):
+    source = tmp_path / "series.csv"
+    source.write_text("timestamp,value\n1,2\n")
+
+    code = main([str(source), "--memory", "-5", "--out", str(tmp_path / "scores.csv")])
+
+    assert code == 2
+    assert "invalid --memory" in capsys.readouterr().err

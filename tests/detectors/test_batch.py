@@ -115,3 +115,39 @@ def test_crossing_only_leaves_others_nan():
     assert result.crossed[0]
     assert result.p_value[0] < 0.01
     assert np.all(np.isnan(result.p_value[1:]))
+
+
+def weekly_grid(series: int = 5, days: float = 18.6, seed: int = 2):
+    rng = np.random.default_rng(seed)
+    steps = int(days * 86400 / MINUTE)
+    times = START + MINUTE * np.arange(steps)
+    weekend = ((np.floor(times / 86400.0) + 3) % 7) >= 5
+    values = 50.0 + 30.0 * weekend[None, :] + rng.standard_normal((series, steps))
+    return times, values
+
+
+def test_seasonal_bank_weekly_profile():
+    times, values = weekly_grid()
+    # START + 18.6 days is a Sunday at 12:37 UTC, so the last points are weekend values.
+    values[2, -3:] += 12.0
+    history = values.shape[1] - 60
+    daily = DetectorSettings(detector="seasonal", baseline=15 * 86400.0, seasonality="daily")
+    weekly = daily.with_changes(seasonality="weekly")
+
+    results = {}
+    for name, settings in (("daily", daily), ("weekly", weekly)):
+        bank = SeasonalBank.from_history(times[:history], values[:, :history], settings=settings)
+        for column in range(history, values.shape[1]):
+            results[name] = bank.append(float(times[column]), values[:, column])
+
+    assert list(np.flatnonzero(results["weekly"].status == "anomaly")) == [2]
+    assert results["weekly"].expected[0] == pytest.approx(80.0, abs=1.0)
+    assert results["daily"].expected[0] < 70.0
+
+
+def test_seasonal_bank_weekly_needs_two_weeks():
+    times, values = weekly_grid(series=2, days=10.0)
+    settings = DetectorSettings(detector="seasonal", seasonality="weekly")
+
+    with pytest.raises(ValueError, match="14 days"):
+        SeasonalBank.from_history(times, values, settings=settings)

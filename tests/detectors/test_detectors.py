@@ -6,7 +6,7 @@ from detector_series import MINUTE, daily_series, noise_series, shifted
 
 from detectors import DETECTOR_NAMES, DetectorSettings, evaluate
 
-LEVEL_DETECTORS = ["sigma", "mad", "iqr", "seasonal", "basic", "agile", "robust", "adaptive"]
+LEVEL_DETECTORS = ["sigma", "mad", "iqr", "seasonal", "basic", "agile", "robust", "adaptive", "ensemble"]
 
 
 @pytest.mark.parametrize("name", LEVEL_DETECTORS)
@@ -270,3 +270,27 @@ def test_details_are_floats_or_strings():
         for key, value in result.anomaly.details.items():
             assert isinstance(value, float | str), (name, key, value)
             assert not (isinstance(value, float) and math.isnan(value)), (name, key)
+
+
+def test_ensemble_p_value_is_bonferroni():
+    times, values = daily_series()
+    values = shifted(values, last=3, by=15.0)
+
+    result = evaluate(times, values, now=times[-1], settings=DetectorSettings.for_detector("ensemble"))
+
+    assert result.anomaly is not None
+    details = result.anomaly.details
+    assert details["test"] in ("seasonal", "density", "tail")
+    assert result.p_value == pytest.approx(min(1.0, 3.0 * details["test_p_value"]))
+
+
+def test_ensemble_tail_finds_new_range():
+    times, values = daily_series(amplitude=20.0, sigma=2.0)
+    # Far above anything in the baseline, but only 2.5 sigma above a profile that the last
+    # day's values pulled up: the seasonal test alone would miss it.
+    values = shifted(values, last=1, by=80.0)
+
+    result = evaluate(times, values, now=times[-1], settings=DetectorSettings.for_detector("ensemble"))
+
+    assert result.status == "anomaly"
+    assert result.tier == "high"

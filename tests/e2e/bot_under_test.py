@@ -7,12 +7,14 @@ app in a thread, with a poller and notifier built from the same parts.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 
 import redis
 from slack_sdk import WebClient
 from werkzeug.serving import make_server
 
+from bot.alertmanager import AlertmanagerReceiver, register_alertmanager
 from bot.analysis import STEP_FIELDS
 from bot.escalation import load_matrix
 from bot.monitors import Monitor, parse_monitors
@@ -30,6 +32,7 @@ from bot.web import build_web
 from tests.harness.processes import LOOPBACK
 
 SIGNING_SECRET = "e2e-signing-secret"
+ALERTMANAGER_TOKEN = "e2e-alertmanager-token"
 
 
 @dataclass
@@ -52,7 +55,7 @@ class BotUnderTest:
 
 
 def start_bot(*, redis_url: str, prometheus_url: str, slack, monitors_yaml: str,
-              groups: dict[str, list[str]] | None = None) -> BotUnderTest:
+              groups: dict[str, list[str]] | None = None, alertmanager_channel: str = "#alerts-api") -> BotUnderTest:
     store = Store(redis.Redis.from_url(redis_url))
     gateway = WebGateway(WebClient(token=slack.token, base_url=slack.base_url), sleep=lambda _: None)
     monitors = {m.name: m for m in parse_monitors(monitors_yaml).monitors}
@@ -67,7 +70,10 @@ def start_bot(*, redis_url: str, prometheus_url: str, slack, monitors_yaml: str,
     )
     app = build_app(signing_secret=SIGNING_SECRET,
                     client=WebClient(token=slack.token, base_url=slack.base_url), services=services)
-    server = make_server(LOOPBACK, 0, build_web(store=store, slack_app=app), threaded=True)
+    web = build_web(store=store, slack_app=app)
+    receiver = AlertmanagerReceiver(store=store, notifier=notifier, channel=alertmanager_channel)
+    register_alertmanager(web, receiver, token=ALERTMANAGER_TOKEN, clock=time.time)
+    server = make_server(LOOPBACK, 0, web, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return BotUnderTest(url=f"http://{LOOPBACK}:{server.server_port}", store=store, notifier=notifier,
                         poller=poller, services=services, monitors=monitors, _server=server)

@@ -84,17 +84,24 @@ class PrometheusServer:
         stop(self.process)
 
 
-def start_prometheus(data_dir: Path, *, log_path: Path | None = None) -> PrometheusServer:
-    """Start prometheus on `data_dir`; retention is long so backfilled blocks stay."""
+def start_prometheus(
+    data_dir: Path, *, log_path: Path | None = None, config_text: str | None = None,
+    extra_args: tuple[str, ...] = (),
+) -> PrometheusServer:
+    """Start prometheus on `data_dir`; retention is long so backfilled blocks stay.
+
+    `config_text` replaces the default configuration (no scrape targets), for
+    tests that add rule files and an Alertmanager.
+    """
     binary = require_binary("prometheus")
     port = free_port()
     config = data_dir.parent / f"{data_dir.name}.prometheus.yml"
-    config.write_text(EMPTY_CONFIG, encoding="utf-8")
+    config.write_text(config_text or EMPTY_CONFIG, encoding="utf-8")
     log_file = (log_path or data_dir.parent / f"{data_dir.name}.log").open("w")
     process = subprocess.Popen(
         [binary, f"--config.file={config}", f"--storage.tsdb.path={data_dir}",
          "--storage.tsdb.retention.time=100y", f"--web.listen-address={LOOPBACK}:{port}",
-         "--log.level=warn"],
+         "--log.level=warn", *extra_args],
         stdout=log_file, stderr=subprocess.STDOUT,
     )
     log_file.close()

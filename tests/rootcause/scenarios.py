@@ -2,7 +2,7 @@
 
 Every series has 1-minute samples over the 4 hours up to `end` (an hour before the wall
 clock, so Prometheus serves them from backfilled blocks). The anomaly starts 20 minutes
-before `end`. Each scenario has its own metric names, so one server holds them all:
+before `end`. Each scenario has its own metric names, so one server stores them all:
 
 1. region: s1_request_latency_seconds; every service in eu-west-1 slows down by 150 ms.
 2. capacity: s2_request_latency_seconds; service checkout slows down in every region,

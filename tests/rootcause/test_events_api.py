@@ -9,6 +9,8 @@ import json
 import pytest
 import redis
 from flask import Flask
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from bot.events_api import register_events
 from bot.rootcause.events import EVENT_RETENTION, events_between
@@ -171,7 +173,8 @@ def test_large_body_rejected(client, store):
 
 
 def test_redis_down_is_503():
-    unreachable = Store(redis.Redis(host=LOOPBACK, port=free_port(), socket_connect_timeout=0.5))
+    unreachable = Store(redis.Redis(host=LOOPBACK, port=free_port(), socket_connect_timeout=0.5,
+                                    retry=Retry(NoBackoff(), 0)))
 
     response = _client(unreachable).post("/events", json=DEPLOYMENT, headers=_bearer())
 

@@ -13,6 +13,8 @@ import httpx
 import pytest
 import redis
 from flask import Flask
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from werkzeug.serving import make_server
 
 from bot import lifecycle
@@ -90,7 +92,8 @@ def test_region_fault_ranks_infrastructure(prometheus, redis_server, redis_clien
     services = [row for row in result.dimensions if row.label == "service"]
     assert all(row.mark == "red" for row in services)
     assert all(0.15 < row.share < 0.35 for row in services)
-    assert "*region*: eu-west-1 explains" in result.dimensions_text
+    assert "*region*: eu-west-1 (100%) explains 100% of the change." in result.dimensions_text
+    assert "*service*: the change is spread across all 4 values." in result.dimensions_text
     assert "🔴 eu-west-1" in result.dimensions_text
     assert result.heatmap_png is not None
     assert result.heatmap_png.startswith(b"\x89PNG")
@@ -107,7 +110,7 @@ def test_capacity_limit_ranks_capacity(prometheus, redis_server, redis_client, s
     assert top.id == "capacity-checkout"
     assert "service checkout" in top.title
     assert "degraded in 3 of 3 region values" in top.evidence
-    assert "segment=premium holds" in top.evidence
+    assert "segment=premium accounts for" in top.evidence
     assert top.query == "avg by (service, segment) (s2_request_latency_seconds)"
     assert not any(hypothesis.id.startswith("infra-") for hypothesis in result.hypotheses)
     services = [row for row in result.dimensions if row.label == "service"]
@@ -167,6 +170,8 @@ def test_unrelated_spike_stays_weak(prometheus, redis_server, redis_client, slac
     database, queue = by_monitor["db-latency"], by_monitor["batch-queue"]
     assert result.related[0] is database
     assert database.strength_label == "strong"
+    assert database.correlation > 0.9
+    assert database.p_value < 0.01
     assert database.lag == DEPENDENCY_LEAD
     assert database.anomalous
     assert queue.anomalous
@@ -179,10 +184,10 @@ def test_unrelated_spike_stays_weak(prometheus, redis_server, redis_client, slac
     assert "3 minutes before" in top.title
     assert not any("batch-queue" in hypothesis.title for hypothesis in result.hypotheses)
     lines = result.related_text.splitlines()
-    assert lines[1].startswith("• db-latency {cluster=main} rose 3 minutes before api-latency: r = +0.")
-    assert "batch-queue {queue=reports} rose" in result.related_text
-    assert "probably unrelated" in result.related_text
-    assert f"(incident {queue_incident.id})" in result.related_text
+    assert lines[1].startswith("• db-latency {cluster=main} rose 3 minutes before api-latency: r = +")
+    assert lines[1].endswith(f", strong (incident {database.incident_id})")
+    assert lines[2] == (f"• batch-queue {{queue=reports}} was anomalous in the same window: r = "
+                        f"{queue.correlation:+.2f}, weak, probably unrelated (incident {queue_incident.id})")
 
 
 def test_rejecting_brings_up_next(prometheus, redis_server, redis_client, slack, world):
@@ -225,7 +230,8 @@ def test_failing_backends_do_not_raise(redis_client, world):
         expected=0.1, baseline_mean=0.1, baseline_std=0.01,
     )
     down = PrometheusSource(f"http://{LOOPBACK}:{free_port()}", retry=RetryPolicy(retries=0), timeout=1)
-    unreachable = Store(redis.Redis(host=LOOPBACK, port=free_port(), socket_connect_timeout=0.5))
+    unreachable = Store(redis.Redis(host=LOOPBACK, port=free_port(), socket_connect_timeout=0.5,
+                                    retry=Retry(NoBackoff(), 0)))
 
     for store in (Store(redis_client), unreachable):
         result = analyze(store=store, sources={"prometheus": down}, monitors=monitors, incident=incident,
