@@ -15,7 +15,9 @@ Ingredients, each of which a flag turns off:
 - tiering on Benjamini-Hochberg adjusted p-values across the series of each minute;
   `--raw` tiers on raw p-values;
 - persistence: an incident opens only when a series stays high tier for `--persistence`
-  consecutive evaluations (minutes); 1 opens on the first one.
+  consecutive evaluations (minutes); 1 opens on the first one;
+- the conservative Pareto tail of the p-values (`conservative_tail`, see `detectors._pvalues`);
+  `--point-tail` uses the point estimate of the tail's shape, as `evaluate` does.
 
 Prints, per 1,000 series-days: high-tier evaluations, high-tier onsets (the first evaluation
 of each run of high tier) and alerts (incident openings: runs that reach the persistence).
@@ -77,6 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--raw", action="store_true", help="tier on raw p-values instead of Benjamini-Hochberg")
     parser.add_argument(
+        "--point-tail",
+        action="store_true",
+        help="fit the p-values' Pareto tail with the point estimate of its shape instead of the conservative fit",
+    )
+    parser.add_argument(
         "--persistence",
         type=int,
         default=5,
@@ -103,7 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     for day in range(options.days):
         first = history + day * per_day
         bank = SeasonalBank.from_history(
-            times[first - history : first], values[:, first - history : first], settings=settings
+            times[first - history : first],
+            values[:, first - history : first],
+            settings=settings,
+            conservative_tail=not options.point_tail,
         )
         for column in range(first, first + per_day):
             # p-values are computed only where the deviation crosses the bound, since only
@@ -125,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"profile: {options.seasonality}, baseline: {options.history_days} days, bound: {options.threshold} sigma, "
         f"window: {options.window:.0f} s, tier on: {'raw p' if options.raw else 'Benjamini-Hochberg q'}, "
-        f"persistence: {options.persistence} evaluations"
+        f"persistence: {options.persistence} evaluations, tail: {'point' if options.point_tail else 'conservative'}"
     )
     print(
         f"series: {options.series}, days evaluated: {options.days}, evaluations: "

@@ -38,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Every scheduler tick and HTTP request would otherwise log a line at INFO;
+    # the bot logs its own line per outbound call.
+    for noisy in ("apscheduler", "httpx", "werkzeug", "slack_sdk", "slack_bolt"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
     try:
         if args.command == "check-config":

@@ -14,6 +14,7 @@ import numpy as np
 from bot.durations import format_duration
 from bot.incident import Incident
 from bot.monitors import Monitor
+from bot.sources.base import DataQuality
 from detectors import Evaluation
 
 HOUR = 3600.0
@@ -24,9 +25,11 @@ STEP_FIELDS = frozenset({
     "band_low", "band_high", "baseline_mean", "baseline_std", "baseline_points",
     "current", "expected", "deviation", "peak_deviation", "p_value",
     "anomaly_start", "anomaly_duration", "spike_shape", "amplitude", "amplitude_pct",
-    "trend_rate", "trend_capacity",
+    "trend_rate", "trend_capacity", "data_quality",
     # Filled in by bot.step_context from the store, the monitor and the escalation matrix.
     "related_anomalies", "validation_queries", "escalation_plan", "suggested_rule",
+    # Filled in from the root-cause analysis when the incident opens.
+    "dimension_table",
 })
 
 
@@ -129,7 +132,17 @@ def step_fields(
         "amplitude_pct": _percent_change(evaluation.current, evaluation.expected),
         "trend_rate": _trend_rate(details),
         "trend_capacity": _trend_capacity(details),
+        "data_quality": _hour_quality(timestamps, values, now=now, step=monitor.resolution),
     }
+
+
+def _hour_quality(timestamps: np.ndarray, values: np.ndarray, *, now: float, step: float) -> str:
+    """Describe the last hour's completeness; gaps and NaN are data quality, never a deviation."""
+    inside = (timestamps > now - HOUR) & (timestamps <= now)
+    expected = max(1, int(round(HOUR / step)))
+    received = int(np.count_nonzero(inside))
+    non_finite = int(np.count_nonzero(inside & ~np.isfinite(values)))
+    return DataQuality(expected=expected, received=min(received, expected), non_finite=non_finite).describe()
 
 
 def _spike_shape(duration: float) -> str:

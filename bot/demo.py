@@ -22,11 +22,15 @@ import numpy as np
 
 from bot.analysis import STEP_FIELDS, format_number, format_time
 from bot.escalation import load_matrix
+from bot.escalation_clock import EscalationClock
 from bot.monitors import parse_monitors
 from bot.notifier import Notifier
 from bot.playbooks import load_playbooks
 from bot.poller import Poller
+from bot.responder import Responder
+from bot.rootcause import analyze
 from bot.settings import PLAYBOOKS_DIR
+from bot.severity import load_policy
 from bot.slack.terminal import TerminalGateway
 from bot.sources.replay import ReplaySource
 from bot.store import Store
@@ -45,7 +49,9 @@ monitors:
     step: 1m
     channel: "#alerts-checkout"
     labels: {service: checkout, team: payments}
-    detector: {name: sigma, window: 5m, baseline: 7d, threshold: 3}
+    metric_type: latency
+    team: "@payments-oncall"
+    detector: {name: seasonal, window: 5m, baseline: 7d, threshold: 3}
   - name: checkout-error-rate
     source: replay
     query: checkout_error_rate
@@ -53,7 +59,9 @@ monitors:
     step: 1m
     channel: "#alerts-checkout"
     labels: {service: checkout, team: payments}
-    detector: {name: sigma, window: 5m, baseline: 7d, threshold: 3}
+    metric_type: error_rate
+    team: "@payments-oncall"
+    detector: {name: seasonal, window: 5m, baseline: 7d, threshold: 3}
 """
 
 
@@ -111,8 +119,18 @@ def run_demo(*, speed: float = 0.05, out=None) -> int:
     notifier = Notifier(store=store, gateway=gateway, playbooks=playbooks,
                         monitors={monitor.name: monitor for monitor in monitors},
                         clock=lambda: clock["now"])
-    poller = Poller(store=store, sources={"replay": source}, notifier=notifier,
-                    matrix=load_matrix(PLAYBOOKS_DIR / "escalation.yml"))
+    monitor_map = {monitor.name: monitor for monitor in monitors}
+    sources = {"replay": source}
+    matrix = load_matrix(PLAYBOOKS_DIR / "escalation.yml")
+    policy = load_policy(PLAYBOOKS_DIR / "severity.yml")
+    responder = Responder(store=store, notifier=notifier, gateway=gateway, policy=policy, monitors=monitor_map)
+    escalations = EscalationClock(store, matrix, escalate=responder.escalate)
+    poller = Poller(
+        store=store, sources=sources, notifier=notifier, matrix=matrix, policy=policy, responder=responder,
+        clock=escalations,
+        rootcause=lambda incident, now: analyze(store=store, sources=sources, monitors=monitor_map,
+                                                incident=incident, now=now),
+    )
 
     print(f"replaying {len(monitors)} monitors every 5 simulated minutes from "
           f"{format_time(clock['now'])} to {format_time(end)}; injected incident "
@@ -125,6 +143,7 @@ def run_demo(*, speed: float = 0.05, out=None) -> int:
             report = poller.poll(monitor, now=clock["now"])
             for incident_id in report.opened:
                 opened[incident_id] = clock["now"]
+        escalations.fire_due(clock["now"])
         clock["now"] += 5 * MINUTE
         time.sleep(speed)
 

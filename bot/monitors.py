@@ -140,6 +140,9 @@ class Monitor(BaseModel):
         "other"
     )
     team: str | None = None
+    dimensions: list[str] | None = Field(
+        default=None, description="labels to break an anomaly down by; default service, region and segment"
+    )
     suppression: SuppressionConfig = Field(default_factory=SuppressionConfig)
 
     @field_validator("team")
@@ -367,7 +370,7 @@ def load_monitors(path: str | Path) -> MonitorsFile:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(
-            str(path), ["file not found; set MONITORS_FILE to the path of your monitors YAML file"]
+            str(path), ["file not found; check the path (the service reads it from MONITORS_FILE)"]
         ) from None
     except OSError as error:
         raise ConfigError(str(path), [f"cannot be read: {error.strerror}"]) from None
@@ -380,7 +383,7 @@ def parse_monitors(text: str, *, origin: str = "<monitors>") -> MonitorsFile:
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise ConfigError(origin, [f"is not valid YAML: {error}"]) from None
+        raise ConfigError(origin, [_yaml_problem(error)]) from None
 
     if not isinstance(document, dict) or "monitors" not in document:
         raise ConfigError(
@@ -403,6 +406,15 @@ def parse_monitors(text: str, *, origin: str = "<monitors>") -> MonitorsFile:
              for name in duplicates],
         )
     return parsed
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """Describe a YAML syntax error by line and column, with the usual fix."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error)
+    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "somewhere"
+    return (f"the file is not valid YAML at {where}: {problem}; check that the keys of one monitor "
+            "are indented alike and that lists start with '- '")
 
 
 def _unknown_sources(document: dict[str, Any]) -> list[str]:

@@ -16,6 +16,7 @@ instead of posting it again.
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 import uuid
@@ -67,6 +68,7 @@ class Notifier:
         self.outbox.register("post", self._deliver_post)
         self.outbox.register("chart", self._deliver_chart)
         self.outbox.register("hypotheses", self._deliver_hypotheses)
+        self.outbox.register("image", self._deliver_image)
 
     # --- what callers use -----------------------------------------------------------
 
@@ -110,6 +112,20 @@ class Notifier:
         )
         if deliver:
             self.deliver(incident.id)
+
+    def image(self, incident: Incident, *, name: str, png: bytes, title: str, alt_text: str) -> None:
+        """Upload a PNG into the incident's thread once (by `name`), after what is queued before it."""
+        post_key = f"incident:{incident.id}:image:{name}"
+        if self.store.posted(post_key):
+            return
+        self.outbox.enqueue(
+            Operation("image", incident.id, post_key, {
+                "incident": incident.id, "name": name, "title": title, "alt_text": alt_text,
+                "png": base64.b64encode(png).decode(),
+            }),
+            dedupe_key=post_key,
+        )
+        self.deliver(incident.id)
 
     def note(self, incident: Incident, text: str, *, post_key: str | None = None) -> None:
         """Post a line in the incident's thread (who did what), after what is queued before it.
@@ -211,6 +227,17 @@ class Notifier:
             return
         channel, thread_ts = self._thread_of(incident.id)
         self._post_once(operation.post_key, channel, message, thread_ts=thread_ts)
+
+    def _deliver_image(self, operation: Operation) -> None:
+        if self.store.posted(operation.post_key):
+            return
+        data = operation.data
+        channel, thread_ts = self._thread_of(data["incident"])
+        file_id = self.gateway.upload_file(
+            channel, thread_ts=thread_ts, filename=f"incident-{data['incident']}-{data['name']}.png",
+            content=base64.b64decode(data["png"]), title=data["title"], alt_text=data["alt_text"],
+        )
+        self.store.record_post(operation.post_key, channel=channel, ts=file_id)
 
     def _thread_of(self, incident_id: str) -> tuple[str, str]:
         card = self.store.posted(f"incident:{incident_id}:card")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,9 +21,11 @@ from bot.analysis import step_fields
 from bot.errors import SourceError
 from bot.escalation import EscalationRule
 from bot.escalation_clock import EscalationClock
+from bot.incident import Incident
 from bot.monitors import Monitor
 from bot.notifier import Notifier
 from bot.responder import Responder
+from bot.rootcause import RootCause, attach_hypotheses
 from bot.severity import SeverityPolicy
 from bot.sources.base import Series, Source, fingerprint
 from bot.step_context import context_fields
@@ -62,6 +64,7 @@ class Poller:
         policy: SeverityPolicy | None = None,
         responder: Responder | None = None,
         clock: EscalationClock | None = None,
+        rootcause: Callable[[Incident, float], RootCause] | None = None,
     ) -> None:
         self.store = store
         self.sources = sources
@@ -70,6 +73,7 @@ class Poller:
         self.policy = policy
         self.responder = responder
         self.clock = clock
+        self.rootcause = rootcause
 
     def poll(self, monitor: Monitor, *, now: float | None = None) -> PollReport:
         """Poll `monitor` as of `now` (default: the wall clock); raise SourceError on backend failure."""
@@ -161,13 +165,19 @@ class Poller:
             fields = step_fields(monitor=monitor, incident=incident, evaluation=evaluation,
                                  timestamps=window.timestamps, values=window.values, now=now)
             fields.update(context_fields(store=self.store, incident=incident, monitor=monitor, matrix=self.matrix))
+            analysis = self.rootcause(incident, now) if created and self.rootcause is not None else None
+            if analysis is not None:
+                fields["related_anomalies"] = analysis.related_text or fields["related_anomalies"]
+                fields["dimension_table"] = analysis.dimensions_text or fields["dimension_table"]
             incident = self.notifier.publish(incident, now=now, fields=fields)
+            if analysis is not None:
+                self._post_analysis(incident, analysis)
             if created and self.responder is not None:
                 self.responder.on_opened(incident, now=now)
             return
 
         if evaluation.status == "skipped":
-            log.debug("monitor %s series %s skipped: %s", monitor.name, series_fingerprint, evaluation.reason)
+            _log_skip(monitor.name, series_fingerprint, evaluation.reason, points=int(window.timestamps.size))
             return
 
         owner = self.store.open_incident_id(series_fingerprint)
@@ -180,6 +190,16 @@ class Poller:
             report.updated.append(recovered.id)
             self.notifier.publish(recovered, now=now)
 
+
+    def _post_analysis(self, incident: Incident, analysis: RootCause) -> None:
+        """Post the ranked hypotheses with their buttons, and the dimension heatmap image."""
+        updated = attach_hypotheses(self.store, incident.id, analysis.hypotheses) or incident
+        if updated.hypotheses:
+            self.notifier.refresh_hypotheses(updated)
+        if analysis.heatmap_png:
+            self.notifier.image(updated, name="heatmap", png=analysis.heatmap_png,
+                                title=f"Incident {incident.id}: deviation by dimension",
+                                alt_text="Heatmap of each label value's deviation from its own baseline")
 
     def _may_alert(self, monitor: Monitor, window: Series, fingerprint: str, evaluation: Evaluation, *,
                    now: float, report: PollReport) -> bool:
@@ -209,6 +229,17 @@ class Poller:
                 self.notifier.refresh_card(flapping)
         log.info("monitor %s series %s: anomaly not alerted (%s)", monitor.name, fingerprint, decision.reason)
         return False
+
+
+_last_skip_reason: dict[str, str | None] = {}
+
+
+def _log_skip(monitor: str, fingerprint: str, reason: str | None, *, points: int) -> None:
+    """Log why a series is not evaluated, once per change of reason (not on every poll)."""
+    if _last_skip_reason.get(fingerprint) == reason:
+        return
+    _last_skip_reason[fingerprint] = reason
+    log.info("monitor %s series %s not evaluated: %s (%d points stored)", monitor, fingerprint, reason, points)
 
 
 def _merge(stored: Series | None, fresh: Series, *, oldest: float) -> Series:

@@ -80,9 +80,10 @@ class Responder:
     def escalate(self, incident: Incident, rule: EscalationRule, now: float) -> None:
         """Mention the rule's handle in the thread once; open the war room when the rule says so."""
         unresolved = format_duration(now - incident.opened_at)
+        confidence = ">99.99%" if incident.p_value < 1e-4 else f"{1 - incident.p_value:.2%}"
         self.notifier.note(
             incident,
-            f"Unresolved for {unresolved} at {1 - incident.p_value:.1%} confidence: escalating to the "
+            f"Unresolved for {unresolved} at {confidence} confidence: escalating to the "
             f"{rule.target}, {self.mention(rule.handle)}.",
             post_key=f"incident:{incident.id}:escalation:{incident.escalation_level + 1}",
         )

@@ -17,6 +17,7 @@ from bot.notifier import Notifier
 from bot.playbooks import Playbook, load_playbooks
 from bot.poller import Poller
 from bot.responder import Responder
+from bot.rootcause import analyze
 from bot.settings import Settings
 from bot.severity import load_policy
 from bot.slack.gateway import Gateway, WebGateway
@@ -59,6 +60,12 @@ def build_runtime(settings: Settings, *, gateway: Gateway | None = None) -> Runt
         ])
 
     store = Store(redis.Redis.from_url(settings.redis_url))
+    try:
+        store.ping()
+    except redis.RedisError as error:
+        options = store.redis.connection_pool.connection_kwargs
+        log.error("Redis at %s:%s is unreachable at start (%s); the bot keeps trying and /healthz reports it",
+                  options.get("host"), options.get("port"), type(error).__name__)
     sources = build_sources(settings, monitors_file.sources, redis_client=store.redis)
 
     if gateway is None:
@@ -75,8 +82,15 @@ def build_runtime(settings: Settings, *, gateway: Gateway | None = None) -> Runt
     responder = Responder(store=store, notifier=notifier, gateway=gateway, policy=policy,
                           monitors={monitor.name: monitor for monitor in monitors})
     clock = EscalationClock(store, matrix, escalate=responder.escalate)
+    monitor_map = {monitor.name: monitor for monitor in monitors}
+
+    def rootcause(incident, now):
+        monitor = monitor_map.get(incident.monitor)
+        return analyze(store=store, sources=sources, monitors=monitor_map, incident=incident, now=now,
+                       dimension_labels=monitor.dimensions if monitor else None)
+
     poller = Poller(store=store, sources=sources, notifier=notifier, matrix=matrix, policy=policy,
-                    responder=responder, clock=clock)
+                    responder=responder, clock=clock, rootcause=rootcause)
     log.info("runtime ready: %d monitors, %d playbooks, sources %s",
              len(monitors), len(playbooks), ", ".join(sorted(sources)) or "none")
     return Runtime(settings=settings, monitors=monitors, playbooks=playbooks, store=store,

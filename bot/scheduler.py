@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import redis
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -44,6 +45,9 @@ def poll_safely(poller: Poller, monitor: Monitor, *, source_health: SourceHealth
     except BotError as error:
         log.error("monitor %s: poll failed: %s", monitor.name, error)
         return
+    except redis.RedisError as error:
+        _log_redis_down(poller.store, error)
+        return
     except Exception:
         log.exception("monitor %s: poll failed with an unexpected error", monitor.name)
         return
@@ -52,6 +56,21 @@ def poll_safely(poller: Poller, monitor: Monitor, *, source_health: SourceHealth
         _record_health(source_health, monitor, None)
     if report.opened:
         log.info("monitor %s: opened incidents %s", monitor.name, ", ".join(report.opened))
+
+
+REDIS_DOWN_LOG_INTERVAL = 60.0
+_redis_down_logged_at = 0.0
+
+
+def _log_redis_down(store, error: Exception) -> None:
+    """Log an unreachable Redis once a minute, naming host and port (never the password)."""
+    global _redis_down_logged_at
+    if time.monotonic() - _redis_down_logged_at < REDIS_DOWN_LOG_INTERVAL:
+        return
+    _redis_down_logged_at = time.monotonic()
+    options = store.redis.connection_pool.connection_kwargs
+    log.error("Redis at %s:%s is unreachable (%s); every poll waits for it, next report in %.0fs",
+              options.get("host"), options.get("port"), type(error).__name__, REDIS_DOWN_LOG_INTERVAL)
 
 
 def _record_health(source_health: SourceHealth | None, monitor: Monitor, error: SourceError | None) -> None:
@@ -104,6 +123,8 @@ def deliver_safely(notifier: Notifier) -> None:
     """Send what the outbox still holds (after a rate limit or a Slack outage)."""
     try:
         notifier.deliver()
+    except redis.RedisError as error:
+        _log_redis_down(notifier.store, error)
     except Exception:
         log.exception("outbox delivery failed with an unexpected error")
 
@@ -122,6 +143,8 @@ ESCALATION_INTERVAL_SECONDS = 5.0
 def fire_escalations_safely(clock: EscalationClock) -> None:
     try:
         clock.fire_due(time.time())
+    except redis.RedisError as error:
+        _log_redis_down(clock.store, error)
     except Exception:
         log.exception("escalation timers failed with an unexpected error")
 

@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 from werkzeug.serving import make_server
 
 from bot.alertmanager import AlertmanagerReceiver, register_alertmanager
+from bot.events_api import register_events
 from bot.runtime import Runtime, build_runtime
 from bot.scheduler import schedule_delivery, schedule_digest, schedule_escalations, schedule_monitors
 from bot.settings import Settings
@@ -46,6 +47,8 @@ def create_web(settings: Settings | None = None, runtime: Runtime | None = None)
                                     clock=runtime.clock)
     token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
     register_alertmanager(web, receiver, token=token, clock=time.time)
+    secret = settings.events_secret.get_secret_value() if settings.events_secret else None
+    register_events(web, store=runtime.store, secret=secret)
     return web
 
 

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     alertmanager_token: SecretStr | None = Field(
         default=None, description="bearer token Alertmanager sends to POST /alertmanager"
     )
+    events_secret: SecretStr | None = Field(
+        default=None, description="shared secret for POST /events (deployments, autoscaling, config changes)"
+    )
     alertmanager_channel: str = Field(default="#alerts", description="channel for alerts without a slack_channel")
 
     digest_channel: str | None = Field(default=None, description="channel for the daily digest; unset: none")

@@ -16,7 +16,9 @@ from bot.store import Store
 RELATED_WINDOW = 30 * 60.0
 MAX_RELATED = 5
 
-CONTEXT_FIELDS = frozenset({"related_anomalies", "validation_queries", "escalation_plan", "suggested_rule"})
+CONTEXT_FIELDS = frozenset({
+    "related_anomalies", "validation_queries", "escalation_plan", "suggested_rule", "dimension_table",
+})
 
 
 def context_fields(
@@ -27,6 +29,7 @@ def context_fields(
         "validation_queries": validation_queries(monitor),
         "escalation_plan": escalation_plan(incident, matrix),
         "suggested_rule": suggested_rule(monitor),
+        "dimension_table": "The breakdown by label comes with the root-cause analysis when the incident opens.",
     }
 
 

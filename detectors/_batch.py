@@ -26,11 +26,11 @@ import numpy as np
 from detectors._level import MIN_RELATIVE_SCALE
 from detectors._pvalues import (
     MIN_NULL_SAMPLE,
-    MIN_TAIL_EXCEEDANCES,
-    TAIL_FRACTION,
     cantelli_p,
+    count_clusters,
     fit_generalised_pareto,
     pareto_survival,
+    tail_size,
 )
 from detectors._results import HIGH_TIER_P, MEDIUM_TIER_P
 from detectors._settings import DetectorSettings
@@ -68,12 +68,16 @@ class BatchEvaluation:
 class SigmaBank:
     """Incremental `sigma` detector state for many series on one regular time grid."""
 
-    def __init__(self, *, series: int, step: float, settings: DetectorSettings) -> None:
+    def __init__(
+        self, *, series: int, step: float, settings: DetectorSettings, conservative_tail: bool = False
+    ) -> None:
+        """Set up empty state; `conservative_tail` selects the p-values' tail fit (see `from_history`)."""
         if settings.min_fraction > 0.0:
             raise ValueError(
                 "min_fraction > 0 is not supported by the batch detector: use detectors.evaluate per series"
             )
         self.settings = settings
+        self.conservative_tail = conservative_tail
         self.step = float(step)
         self.series = int(series)
         self.window_steps = max(1, round(settings.window / step))
@@ -96,13 +100,25 @@ class SigmaBank:
         self.now = math.nan
 
     @classmethod
-    def from_history(cls, timestamps: np.ndarray, values: np.ndarray, *, settings: DetectorSettings) -> SigmaBank:
+    def from_history(
+        cls,
+        timestamps: np.ndarray,
+        values: np.ndarray,
+        *,
+        settings: DetectorSettings,
+        conservative_tail: bool = False,
+    ) -> SigmaBank:
         """Build the state from a (series x steps) history on a regular grid.
+
+        With `conservative_tail`, p-values beyond the null sample come from a Pareto tail fitted
+        further out with its shape raised by a standard error (see `detectors._pvalues`). They
+        are larger than those of `evaluate` there, and closer to calibrated at the 1e-5 to 1e-6
+        that a Benjamini-Hochberg adjustment over thousands of series needs.
 
         Raises ValueError when the timestamps are not evenly spaced or the shapes differ.
         """
         times, history, step = check_grid(timestamps, values)
-        bank = cls(series=history.shape[0], step=step, settings=settings)
+        bank = cls(series=history.shape[0], step=step, settings=settings, conservative_tail=conservative_tail)
         for first in range(0, bank.series, ROW_BLOCK):
             rows = slice(first, min(first + ROW_BLOCK, bank.series))
             bank._load_rows(rows, history[rows])
@@ -306,8 +322,9 @@ class SigmaBank:
                 upper += np.count_nonzero(part >= value, axis=1)
                 lower += np.count_nonzero(part <= value, axis=1)
             null = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
-            p_upper = _smoothed_p(null, upper, size, observed[block], side=1.0)
-            p_lower = _smoothed_p(null, lower, size, observed[block], side=-1.0)
+            conservative = self.conservative_tail
+            p_upper = _smoothed_p(null, upper, size, observed[block], side=1.0, conservative=conservative)
+            p_lower = _smoothed_p(null, lower, size, observed[block], side=-1.0, conservative=conservative)
             if direction == "above":
                 p = p_upper
             elif direction == "below":
@@ -346,21 +363,33 @@ def check_grid(timestamps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, 
 
 
 def _smoothed_p(
-    null: np.ndarray, exceeding: np.ndarray, size: np.ndarray, observed: np.ndarray, *, side: float
+    null: np.ndarray,
+    exceeding: np.ndarray,
+    size: np.ndarray,
+    observed: np.ndarray,
+    *,
+    side: float,
+    conservative: bool,
 ) -> np.ndarray:
-    """Return (1 + count) / (1 + N), with a fitted Pareto tail where the count is in the tail."""
+    """Return (1 + count) / (1 + N), with a fitted Pareto tail where the count is in the tail.
+
+    Each row of `null` holds the baseline's window means in time order, NaN where missing.
+    """
     p = (1.0 + exceeding) / (1.0 + size)
-    tail_size = np.maximum(MIN_TAIL_EXCEEDANCES, np.ceil(TAIL_FRACTION * size)).astype(np.int64)
-    in_tail = np.flatnonzero((exceeding < tail_size) & (size >= 2 * tail_size))
+    tails = tail_size(size, conservative=conservative)
+    in_tail = np.flatnonzero((exceeding < tails) & (size >= 2 * tails))
     for row in in_tail:
-        sample = side * null[row][np.isfinite(null[row])].astype(np.float64)
-        k = int(tail_size[row])
-        ordered = np.sort(np.partition(sample, sample.size - k - 1)[sample.size - k - 1 :])
-        threshold = float(ordered[0])
-        shape, scale = fit_generalised_pareto(ordered[1:] - threshold)
+        positions = np.flatnonzero(np.isfinite(null[row]))
+        sample = side * null[row][positions].astype(np.float64)
+        k = int(tails[row])
+        # The first index is the (k + 1)-th largest value, the threshold; the others exceed it.
+        top = np.argpartition(sample, sample.size - k - 1)[sample.size - k - 1 :]
+        threshold = float(sample[top[0]])
+        excess = np.sort(sample[top[1:]]) - threshold
+        clusters = count_clusters(positions[top[1:]]) if conservative else None
+        shape, scale = fit_generalised_pareto(excess, clusters=clusters)
         if scale > 0.0:
-            excess = side * float(observed[row]) - threshold
-            p[row] = k / (1.0 + size[row]) * pareto_survival(excess, shape, scale)
+            p[row] = k / (1.0 + size[row]) * pareto_survival(side * float(observed[row]) - threshold, shape, scale)
     return p
 
 

@@ -1,18 +1,29 @@
 """The seasonal detector over many series at once: sigma on residuals from a seasonal profile.
 
-`SeasonalBank.from_history` fits, per series, the median of each time-of-day bin in the
-monitor's time zone (bins as in `seasonal`), or of each weekday-and-time bin when the
-settings' `seasonality` is "weekly", and turns the history into residuals. A baseline point's
-residual uses the profile of the other days (or weeks) only, as the single-series detector
-does. A `SigmaBank` then keeps running sums of the residuals, so each `append` costs the same
-as the sigma batch.
+`SeasonalBank.from_history` models each series as level + shape + residual, as the classical
+additive decomposition does:
+
+- the shape is the median, per time-of-day bin in the monitor's time zone (bins as in
+  `seasonal`), or per weekday-and-time bin when the settings' `seasonality` is "weekly", of the
+  values minus their centred moving mean over one period (a day, or a week). That moving mean
+  removes the level and any trend but keeps the daily (or weekly) cycle, so a trending series
+  gets no trend-shaped shape;
+- the level is the median of the values minus the shape over the last day before the rebuild,
+  and it stays fixed until the next rebuild. A profile of raw medians over 4 weeks would lag a
+  trending level by about two weeks of trend.
+
+A baseline point's residual uses the shape of the other days (or weeks) only, and the level of
+the day block before its own, with day blocks counted back from the end of the history. The
+baseline residuals therefore carry the same level lag as the live ones when the bank is
+rebuilt once a day. A `SigmaBank` keeps running sums of the residuals, so each `append` costs
+the same as the sigma batch.
 
 Differences from `evaluate` with `seasonal`: the profile is daily unless `seasonality` is
 "weekly" (no automatic choice, and "none" also gets a daily profile), the scale is the
-residuals' standard deviation instead of a robust sigma, and the profile stays as fitted until
-the next rebuild. A weekly profile needs a history of two weeks or more, so each bin has a
-week left when its own week is left out. Rebuild daily, so the profile follows trends and the
-running sums lose their rounding drift.
+residuals' standard deviation instead of a robust sigma, and the profile and level stay as
+fitted until the next rebuild. A weekly profile needs a history of two weeks or more. Rebuild
+daily: the level lag in the baseline residuals assumes it, and the running sums lose their
+rounding drift.
 """
 
 from __future__ import annotations
@@ -26,9 +37,14 @@ from detectors._calendar import DAY, EPOCH_WEEKDAY, WEEK, local_times
 from detectors._seasonal import bin_seconds_for_step
 from detectors._settings import DetectorSettings
 
+# The level is re-estimated from the last day of the history at each rebuild.
+LEVEL_SECONDS = DAY
+# Rows processed at once by the moving mean, to bound temporary memory.
+ROW_BLOCK = 512
+
 
 class SeasonalBank:
-    """Daily profiles per series plus a `SigmaBank` over the residuals."""
+    """Seasonal profiles per series plus a `SigmaBank` over the residuals."""
 
     def __init__(
         self,
@@ -39,7 +55,9 @@ class SeasonalBank:
         timezone: str,
         weekly: bool = False,
     ) -> None:
-        self.profile = profile  # (series x bins per day, or per week when weekly), NaN-free
+        # Expected value per bin (series x bins per day, or per week when weekly), NaN-free:
+        # the shape plus the level at the rebuild.
+        self.profile = profile
         self.bin_seconds = bin_seconds
         self.residuals = residuals
         self.timezone = timezone
@@ -47,8 +65,17 @@ class SeasonalBank:
         self._recent_profile: list[np.ndarray] = []
 
     @classmethod
-    def from_history(cls, timestamps: np.ndarray, values: np.ndarray, *, settings: DetectorSettings) -> SeasonalBank:
-        """Fit the profiles and build the residual state from a (series x steps) history.
+    def from_history(
+        cls,
+        timestamps: np.ndarray,
+        values: np.ndarray,
+        *,
+        settings: DetectorSettings,
+        conservative_tail: bool = False,
+    ) -> SeasonalBank:
+        """Fit shapes and levels and build the residual state from a (series x steps) history.
+
+        `conservative_tail` is passed to `SigmaBank.from_history`.
 
         Raises ValueError when the timestamps are not evenly spaced, the shapes differ, or a
         weekly profile gets less than two weeks of history.
@@ -60,28 +87,39 @@ class SeasonalBank:
                 f"a weekly profile needs at least 14 days of history, got {(times[-1] - times[0] + step) / DAY:.1f}: "
                 "pass a longer history or use a daily profile"
             )
+        period = WEEK if weekly else DAY
         bin_seconds = bin_seconds_for_step(step)
-        bin_count = round((WEEK if weekly else DAY) / bin_seconds)
+        bin_count = round(period / bin_seconds)
         local = local_times(times, settings.timezone)
         bins = _bin_index(local, bin_seconds, weekly=weekly)
-        cycles = np.floor(local / (WEEK if weekly else DAY)).astype(np.int64)
+        cycles = np.floor(local / period).astype(np.int64)
         history = np.where(np.isfinite(history), history, np.nan)
 
-        # Baseline residuals use the profile of the other cycles (leave one day or week out).
-        profile = _binned_median(history, bins, bin_count)
-        fallback = _row_median(history)
-        profile = np.where(np.isnan(profile), fallback[:, None], profile)
-        residuals = np.empty_like(history)
+        detrended = history - _centred_moving_mean(history, max(1, round(period / step)))
+        shape = _fill_shape(_binned_median(detrended, bins, bin_count), history, bins, bin_count)
+
+        # Baseline residuals use the shape of the other cycles (leave one day or week out) and
+        # the level of the previous day block, as a live point after a daily rebuild does.
+        own_shape = np.empty_like(history)
         for cycle in np.unique(cycles):
             own = cycles == cycle
-            others = _binned_median(history[:, ~own], bins[~own], bin_count)
-            expected = np.where(np.isnan(others), profile, others)
-            residuals[:, own] = history[:, own] - expected[:, bins[own]]
+            others = _binned_median(detrended[:, ~own], bins[~own], bin_count)
+            own_shape[:, own] = np.where(np.isnan(others), shape, others)[:, bins[own]]
+        level_steps = max(1, round(LEVEL_SECONDS / step))
+        blocks = (times.size - 1 - np.arange(times.size)) // level_steps  # 0 is the newest day
+        block_count = int(blocks[0]) + 1
+        block_levels = _binned_median(history - own_shape, blocks, block_count)
+        previous = np.concatenate((block_levels[:, 1:], block_levels[:, -1:]), axis=1)
+        previous = np.where(np.isnan(previous), _row_median(history - own_shape)[:, None], previous)
+        residuals = history - own_shape - previous[:, blocks]
 
+        level = _row_median((history - shape[:, bins])[:, blocks == 0])
+        level = np.where(np.isnan(level), _row_median(history - shape[:, bins]), level)
+        profile = shape + np.nan_to_num(level)[:, None]
         bank = cls(
             profile=profile,
             bin_seconds=bin_seconds,
-            residuals=SigmaBank.from_history(times, residuals, settings=settings),
+            residuals=SigmaBank.from_history(times, residuals, settings=settings, conservative_tail=conservative_tail),
             timezone=settings.timezone,
             weekly=weekly,
         )
@@ -121,6 +159,40 @@ def _bin_index(local: np.ndarray, bin_seconds: float, *, weekly: bool) -> np.nda
         return time_of_day
     weekday = (np.floor(local / DAY).astype(np.int64) + EPOCH_WEEKDAY) % 7
     return weekday * round(DAY / bin_seconds) + time_of_day
+
+
+def _centred_moving_mean(history: np.ndarray, width: int) -> np.ndarray:
+    """Return each row's mean over `width` steps centred on each step, ignoring NaN.
+
+    NaN within half a width of either end and where fewer than half the points are present.
+    Over exactly one period, the mean cancels the periodic part and keeps level and trend.
+    """
+    steps = history.shape[1]
+    means = np.full(history.shape, np.nan)
+    if width > steps:
+        return means
+    first = width // 2  # the first step whose window [step - first, step - first + width) fits
+    stop = steps - (width - first) + 1
+    for row_start in range(0, history.shape[0], ROW_BLOCK):
+        rows = slice(row_start, row_start + ROW_BLOCK)
+        block = history[rows]
+        present = ~np.isnan(block)
+        zero = np.zeros((block.shape[0], 1))
+        sums = np.concatenate((zero, np.cumsum(np.where(present, block, 0.0), axis=1)), axis=1)
+        counts = np.concatenate((zero, np.cumsum(present, axis=1)), axis=1)
+        window_sums = sums[:, width:] - sums[:, :-width]
+        window_counts = counts[:, width:] - counts[:, :-width]
+        enough = window_counts >= width / 2
+        means[rows, first:stop] = np.where(enough, window_sums / np.maximum(window_counts, 1), np.nan)
+    return means
+
+
+def _fill_shape(shape: np.ndarray, history: np.ndarray, bins: np.ndarray, bin_count: int) -> np.ndarray:
+    """Fill the shape's empty bins (history shorter than a period) from raw medians, else 0."""
+    if not np.isnan(shape).any():
+        return shape
+    raw = _binned_median(history, bins, bin_count) - _row_median(history)[:, None]
+    return np.where(np.isnan(shape), np.nan_to_num(raw), shape)
 
 
 def _binned_median(history: np.ndarray, bins: np.ndarray, bin_count: int) -> np.ndarray:

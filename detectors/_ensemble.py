@@ -6,7 +6,7 @@ The tests, each with its own empirical null distribution from the baseline:
   detector computes it. It finds spikes and drops against the time of day (or week).
 - `density`: the same residuals averaged over DENSITY_WINDOW_FACTOR alert windows (at least
   DENSITY_MIN_WINDOW seconds). Spikes that come more often than in the baseline, or a level
-  shift too small for one window, move this mean before any single window stands out.
+  shift too small for one window, move this mean before any single window crosses the bound.
 - `tail`: the window mean of the raw values against every baseline window, without a
   profile. It is distribution-free and finds values outside the range the baseline ever
   reached, where a profile fitted to a changing metric may have moved with them.

@@ -244,7 +244,7 @@ def break_down(
         if rows is None:
             analysis.missing.append(
                 f"dimension {label}: `{query}` returned no series with a {label} label; "
-                "name the monitor's labels in dimension_labels"
+                "list the monitor's labels under `dimensions:` in the monitors file"
             )
             continue
         analysis.breakdowns.append(Breakdown(label=label, query=query, rows=rows))

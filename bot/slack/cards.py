@@ -63,7 +63,8 @@ def incident_card(incident: Incident, *, now: float, budget: float) -> Message:
     fields = [
         f"*Current*\n{format_number(incident.current)} (baseline {format_number(incident.expected)})",
         f"*Deviation*\n{incident.deviation:+.2f}σ (peak {incident.peak_deviation:+.2f}σ)",
-        f"*p-value*\n{format_p_value(incident.p_value)} {TIER_EMOJI.get(incident.tier, '')} {incident.tier}",
+        f"*p-value (strongest)*\n{format_p_value(incident.p_value)} {TIER_EMOJI.get(incident.tier, '')} "
+        f"{incident.tier}",
         f"*Type*\n{kind}, {incident.direction} baseline",
         f"*Severity*\n{incident.severity}",
         f"*Status*\n{_status(incident, now)}",

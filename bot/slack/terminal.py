@@ -17,6 +17,7 @@ from typing import Any, TextIO
 _MRKDWN_BOLD = re.compile(r"\*([^*\n]+)\*")
 _SLACK_DATE = re.compile(r"<!date\^\d+\^[^|>]*\|([^>]*)>")
 _USER = re.compile(r"<@([A-Z0-9]+)>")
+_USERGROUP = re.compile(r"<!subteam\^handle:([^>]+)>")
 
 
 def render_blocks(message: dict[str, Any]) -> list[str]:
@@ -50,6 +51,7 @@ def render_blocks(message: dict[str, Any]) -> list[str]:
 def _plain(text: str) -> str:
     text = _SLACK_DATE.sub(lambda match: _fallback_time(match.group(1)), text)
     text = _USER.sub(r"@\1", text)
+    text = _USERGROUP.sub(r"@\1", text)
     return _MRKDWN_BOLD.sub(r"\1", text)
 
 
@@ -114,8 +116,8 @@ class TerminalGateway:
         return f"F{len(self.files):04d}"
 
     def usergroup_members(self, handle):
-        """The terminal has no user groups: handles are shown as plain text."""
-        return None
+        """Every handle counts as a user group here; its mention renders as the handle."""
+        return f"handle:{handle.lstrip('@')}", []
 
     def create_channel(self, name):
         print(f"[channel #{name} created]", file=self.stream, flush=True)

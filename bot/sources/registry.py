@@ -39,6 +39,8 @@ ENVIRONMENT_HINTS = {
     "datadog": "set DATADOG_API_KEY and DATADOG_APP_KEY",
     "atlas": "set ATLAS_URL (or its credentials)",
 }
+REPLAY_HINT = ("a replay source serves recorded series in the demo and in backtests only; "
+               "use prometheus, datadog or atlas in the service")
 
 
 def build_sources(
@@ -97,6 +99,9 @@ def unconfigured_sources(monitors: Iterable[Monitor], sources: Mapping[str, Sour
     problems = []
     for monitor in monitors:
         if monitor.source in sources:
+            continue
+        if monitor.source == "replay":
+            problems.append(f"monitor {monitor.name!r}: source 'replay' is not available here; {REPLAY_HINT}")
             continue
         hint = ENVIRONMENT_HINTS.get(monitor.source, f"set {monitor.source.upper()}_URL (or its credentials)")
         problems.append(

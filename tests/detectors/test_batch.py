@@ -3,6 +3,7 @@ import pytest
 from detector_series import MINUTE, START
 
 from detectors import DetectorSettings, SeasonalBank, SigmaBank, evaluate, evaluate_many
+from detectors._pvalues import count_clusters, fit_generalised_pareto, tail_size
 
 SETTINGS = DetectorSettings(baseline=2 * 86400.0)
 
@@ -131,18 +132,35 @@ def test_seasonal_bank_weekly_profile():
     # START + 18.6 days is a Sunday at 12:37 UTC, so the last points are weekend values.
     values[2, -3:] += 12.0
     history = values.shape[1] - 60
-    daily = DetectorSettings(detector="seasonal", baseline=15 * 86400.0, seasonality="daily")
-    weekly = daily.with_changes(seasonality="weekly")
+    settings = DetectorSettings(detector="seasonal", baseline=15 * 86400.0, seasonality="weekly")
 
-    results = {}
-    for name, settings in (("daily", daily), ("weekly", weekly)):
-        bank = SeasonalBank.from_history(times[:history], values[:, :history], settings=settings)
-        for column in range(history, values.shape[1]):
-            results[name] = bank.append(float(times[column]), values[:, column])
+    bank = SeasonalBank.from_history(times[:history], values[:, :history], settings=settings)
+    for column in range(history, values.shape[1]):
+        result = bank.append(float(times[column]), values[:, column])
 
-    assert list(np.flatnonzero(results["weekly"].status == "anomaly")) == [2]
-    assert results["weekly"].expected[0] == pytest.approx(80.0, abs=1.0)
-    assert results["daily"].expected[0] < 70.0
+    assert list(np.flatnonzero(result.status == "anomaly")) == [2]
+    assert result.expected[0] == pytest.approx(80.0, abs=1.0)
+    # The weekday part is in the shape, not in the level: Friday's expected value is 50.
+    bins_per_day = round(86400.0 / bank.bin_seconds)
+    assert bank.profile[0, 4 * bins_per_day] == pytest.approx(50.0, abs=1.0)
+
+
+def test_seasonal_bank_follows_trend():
+    times, values = daily_grid(days=8.0)
+    # 5 per day (10% of the level) up for the first 10 series, down for the others.
+    slope = np.where(np.arange(values.shape[0]) < 10, 5.0, -5.0)
+    values = values + slope[:, None] * (times - times[0])[None, :] / 86400.0
+    history = values.shape[1] - 120
+    settings = DetectorSettings(detector="seasonal", baseline=7 * 86400.0)
+
+    bank = SeasonalBank.from_history(times[:history], values[:, :history], settings=settings)
+    for column in range(history, values.shape[1]):
+        result = bank.append(float(times[column]), values[:, column])
+
+    true_mean = values[:, -5:].mean(axis=1)
+    # The level is the last day's median, so it lags by about half a day of trend (2.5).
+    assert np.all(np.abs(result.expected - true_mean) < 4.0)
+    assert np.count_nonzero(result.status == "anomaly") == 0
 
 
 def test_seasonal_bank_weekly_needs_two_weeks():
@@ -151,3 +169,38 @@ def test_seasonal_bank_weekly_needs_two_weeks():
 
     with pytest.raises(ValueError, match="14 days"):
         SeasonalBank.from_history(times, values, settings=settings)
+
+
+def test_conservative_tail_raises_far_p_values():
+    times, values = grid_history(series=6)
+    values[:, -5:] += np.array([0.0, 0.0, 3.0, 5.0, 8.0, 12.0])[:, None]
+    default = evaluate_many(times, values, settings=SETTINGS)
+    conservative = SigmaBank.from_history(times, values, settings=SETTINGS, conservative_tail=True).evaluate()
+
+    # Where neither fits a tail (two-sided p above 2 x 5%) both agree, and far out the
+    # conservative tail is heavier.
+    inside = default.p_value > 0.2
+    far = default.p_value < 1e-4
+    assert np.any(inside)
+    assert np.any(far)
+    assert np.allclose(conservative.p_value[inside], default.p_value[inside])
+    assert np.all(conservative.p_value[far] > default.p_value[far])
+    assert list(conservative.deviation) == list(default.deviation)
+
+
+def test_pareto_shape_raised_by_clusters():
+    excess = np.sort(np.random.default_rng(3).exponential(1.0, size=200))
+
+    point_shape, _ = fit_generalised_pareto(excess)
+    raised_shape, raised_scale = fit_generalised_pareto(excess, clusters=25)
+
+    assert raised_shape == pytest.approx(min(0.5, point_shape + (1.0 + point_shape) / 5.0))
+    assert raised_scale == pytest.approx(excess.mean() * (1.0 - raised_shape))
+
+
+def test_count_clusters_of_runs():
+    assert count_clusters(np.array([], dtype=np.int64)) == 0
+    assert count_clusters(np.array([7, 3, 4, 5, 9, 10])) == 3
+    assert tail_size(40_000, conservative=True) == 200
+    assert tail_size(40_000) == 2000
+    assert tail_size(100, conservative=True) == 10

@@ -284,13 +284,13 @@ def test_ensemble_p_value_is_bonferroni():
     assert result.p_value == pytest.approx(min(1.0, 3.0 * details["test_p_value"]))
 
 
-def test_ensemble_tail_finds_new_range():
+def test_ensemble_drop_below_range():
     times, values = daily_series(amplitude=20.0, sigma=2.0)
-    # Far above anything in the baseline, but only 2.5 sigma above a profile that the last
-    # day's values pulled up: the seasonal test alone would miss it.
-    values = shifted(values, last=1, by=80.0)
+    values = shifted(values, last=1, by=-80.0)
 
     result = evaluate(times, values, now=times[-1], settings=DetectorSettings.for_detector("ensemble"))
 
     assert result.status == "anomaly"
     assert result.tier == "high"
+    assert result.anomaly is not None
+    assert result.anomaly.kind == "drop"

@@ -17,10 +17,12 @@ from werkzeug.serving import make_server
 from bot.alertmanager import AlertmanagerReceiver, register_alertmanager
 from bot.analysis import STEP_FIELDS
 from bot.escalation import load_matrix
+from bot.events_api import register_events
 from bot.monitors import Monitor, parse_monitors
 from bot.notifier import Notifier
 from bot.playbooks import load_playbooks
 from bot.poller import Poller
+from bot.rootcause import analyze
 from bot.settings import PLAYBOOKS_DIR
 from bot.slack.app import build_app
 from bot.slack.gateway import WebGateway
@@ -33,6 +35,7 @@ from tests.harness.processes import LOOPBACK
 
 SIGNING_SECRET = "e2e-signing-secret"
 ALERTMANAGER_TOKEN = "e2e-alertmanager-token"
+EVENTS_SECRET = "e2e-events-secret"
 
 
 @dataclass
@@ -63,7 +66,9 @@ def start_bot(*, redis_url: str, prometheus_url: str, slack, monitors_yaml: str,
     notifier = Notifier(store=store, gateway=gateway, playbooks=playbooks, monitors=monitors)
     sources = {"prometheus": PrometheusSource(prometheus_url)}
     poller = Poller(store=store, sources=sources, notifier=notifier,
-                    matrix=load_matrix(PLAYBOOKS_DIR / "escalation.yml"))
+                    matrix=load_matrix(PLAYBOOKS_DIR / "escalation.yml"),
+                    rootcause=lambda incident, now: analyze(store=store, sources=sources, monitors=monitors,
+                                                            incident=incident, now=now))
     services = Services(
         store=store, notifier=notifier, gateway=gateway, sources=sources, monitors=monitors,
         matrix=load_matrix(PLAYBOOKS_DIR / "escalation.yml"), permissions=Permissions(gateway, groups or {}),
@@ -73,6 +78,7 @@ def start_bot(*, redis_url: str, prometheus_url: str, slack, monitors_yaml: str,
     web = build_web(store=store, slack_app=app)
     receiver = AlertmanagerReceiver(store=store, notifier=notifier, channel=alertmanager_channel)
     register_alertmanager(web, receiver, token=ALERTMANAGER_TOKEN, clock=time.time)
+    register_events(web, store=store, secret=EVENTS_SECRET)
     server = make_server(LOOPBACK, 0, web, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return BotUnderTest(url=f"http://{LOOPBACK}:{server.server_port}", store=store, notifier=notifier,

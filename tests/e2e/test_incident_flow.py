@@ -6,8 +6,10 @@ import json
 import re
 import time
 
+import httpx
+
 from bot.incident import Hypothesis
-from tests.e2e.bot_under_test import SIGNING_SECRET
+from tests.e2e.bot_under_test import EVENTS_SECRET, SIGNING_SECRET
 from tests.e2e.conftest import CHANNEL, SPIKE_STEPS
 from tests.harness.processes import wait_until
 from tests.slack_emulator import block_actions_body, post_signed
@@ -70,7 +72,11 @@ def test_card_chart_and_thread(bot, slack, people, tmp_path):
     steps = [reply["text"].split(":")[0] for reply in replies if reply.get("text", "").startswith("Step")]
     assert steps == SPIKE_STEPS
     step_texts = {reply["text"].split(":")[0]: reply["text"] for reply in replies}
-    assert "No other monitored series is anomalous" in step_texts["Step 4. Multi-metric correlation"]
+    correlation = step_texts["Step 4. Multi-metric correlation"]
+    print(f"step 4 as posted:\n{correlation}")
+    assert "Residuals correlated with api-latency" in correlation
+    assert "Where the change is concentrated:" in correlation
+    assert "region" in correlation
     assert "`(api_latency_ms) offset 7d`" in step_texts["Step 6. Hypothesis validation"]
     assert "escalates to the senior engineer (@oncall-senior)" in step_texts["Step 7. Action plan or escalation"]
     assert "alert: ApiLatencyAnomaly" in step_texts["Step 8. Enhanced monitoring"]
@@ -152,3 +158,24 @@ def test_every_button(bot, slack, people):
     assert len(slack.messages(CHANNEL)) == 1
     assert {call.params["ts"] for call in slack.calls_to("chat.update") if call.params.get("channel")
             == incident.card_channel and "blocks" in call.params and call.params["ts"] == incident.card_ts}
+
+
+def test_deployment_event_becomes_top_hypothesis(bot, slack, people):
+    deployed_at = time.time() - 25 * 60
+    response = httpx.post(f"{bot.url}/events", json={
+        "type": "deployment", "service": "api", "version": "v2.3.1", "time": deployed_at,
+        "link": "https://ci.example.com/runs/42"}, headers={"Authorization": f"Bearer {EVENTS_SECRET}"})
+    assert response.status_code == 201
+
+    incident = _open_incident(bot, slack)
+    wait_until(lambda: bool(bot.store.get_incident(incident.id).hypotheses), timeout=10, what="hypotheses")
+    top = bot.store.get_incident(incident.id).hypotheses[0]
+    assert "v2.3.1" in top.title
+    assert "before the anomaly started" in top.evidence
+
+    wait_until(lambda: bot.store.posted(f"incident:{incident.id}:hypotheses") is not None, timeout=10,
+               what="hypotheses reply")
+    (reply,) = [r for r in slack.replies(CHANNEL, incident.card_ts) if r.get("text", "").startswith("Root-cause")]
+    actions = [b for b in reply["blocks"] if b["type"] == "actions"]
+    assert len(actions) == 3
+    assert actions[0]["elements"][0]["action_id"] == "hypothesis_confirm"

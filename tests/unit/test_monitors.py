@@ -129,6 +129,12 @@ def test_malformed_documents(text, expected):
     assert expected in problems[0]
 
 
+def test_yaml_error_names_line_and_fix():
+    problems = _problems("monitors:\n  - name: a\n    source: prometheus\n   query: up\n")
+    assert problems[0].startswith("the file is not valid YAML at line 4, column 4:")
+    assert "indented alike" in problems[0]
+
+
 def test_unknown_timezone_named():
     problems = _problems(
         "monitors:\n  - {name: a, source: prometheus, query: up, channel: '#a', "
@@ -140,4 +146,4 @@ def test_unknown_timezone_named():
 def test_missing_file_names_setting(tmp_path):
     with pytest.raises(ConfigError) as caught:
         load_monitors(tmp_path / "nope.yml")
-    assert "file not found; set MONITORS_FILE" in caught.value.problems[0]
+    assert "file not found; check the path (the service reads it from MONITORS_FILE)" in caught.value.problems[0]
