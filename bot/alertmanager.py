@@ -33,6 +33,7 @@ from bot import lifecycle
 from bot.incident import Incident
 from bot.notifier import Notifier
 from bot.store import Store
+from detectors import tier_for
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class AlertmanagerReceiver:
         self.escalation_clock = clock
 
     def receive(self, payload: WebhookPayload, *, now: float) -> dict[str, object]:
-        """Apply one payload; return what changed (for the HTTP answer and the logs)."""
+        """Apply one payload; return the incident id and the action taken, for the HTTP response and the logs."""
         group = "am-" + hashlib.sha1(payload.groupKey.encode()).hexdigest()[:16]
         firing = [alert for alert in payload.alerts if alert.status == "firing"]
         resolved_fingerprints = {alert.fingerprint for alert in payload.alerts if alert.status == "resolved"}
@@ -114,7 +115,7 @@ class AlertmanagerReceiver:
                         now: float) -> tuple[Incident, bool]:
         deviation = _deviation(lead)
         p_value = _p_value(lead, deviation)
-        tier = "high" if p_value < 0.01 else "medium" if p_value < 0.05 else "low"
+        tier = tier_for(p_value)
         started = min(alert.startsAt.timestamp() for alert in firing)
         members = sorted(alert.fingerprint for alert in firing)
         labels = dict(payload.commonLabels or lead.labels)
@@ -183,7 +184,7 @@ def _expression(generator_url: str) -> str:
 
 
 def _fields(payload: WebhookPayload, lead: Alert, incident: Incident) -> dict[str, str]:
-    """Fill the playbook fields an alert can provide; the others say they are not available."""
+    """Fill the playbook fields an alert can provide; the others read "n/a (from Alertmanager)"."""
     from bot.analysis import STEP_FIELDS, format_p_value, format_time
 
     unknown = "n/a (from Alertmanager)"

@@ -1,4 +1,4 @@
-"""What people do to an incident: acknowledge, resolve, snooze, dismiss, decide hypotheses.
+"""Changes people make to an incident: acknowledge, resolve, snooze, dismiss, decide hypotheses.
 
 Buttons and slash commands both call these functions. Each applies its
 change atomically in Redis and returns an `Outcome`: the incident after the

@@ -42,7 +42,7 @@ HISTORY_MARGIN = 3600.0
 
 @dataclass
 class PollReport:
-    """What one poll did, for logs, tests and the demo."""
+    """The outcome of one poll, for logs, tests and the demo."""
 
     monitor: str
     now: float

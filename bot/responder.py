@@ -1,4 +1,4 @@
-"""What the bot does by itself: route by severity, escalate on time, open war rooms.
+"""Actions the bot takes by itself: route by severity, escalate on time, open war rooms.
 
     on_opened(incident)  P0: page the on-call handle at once and open the war room;
                          P1/P2: notify the owning team in the channel
@@ -78,7 +78,7 @@ class Responder:
             self.open_war_room(incident, reason=f"{incident.severity} incident")
 
     def escalate(self, incident: Incident, rule: EscalationRule, now: float) -> None:
-        """Mention the rule's handle in the thread once; open the war room when the rule says so."""
+        """Mention the rule's handle in the thread once; open the war room when the rule requires it."""
         unresolved = format_duration(now - incident.opened_at)
         confidence = ">99.99%" if incident.p_value < 1e-4 else f"{1 - incident.p_value:.2%}"
         self.notifier.note(

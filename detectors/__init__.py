@@ -67,7 +67,10 @@ Other entry points:
 - `SigmaBank` and `evaluate_many`: the `sigma` detector over a (series x steps) array on a
   regular grid, kept up to date with running sums (`SigmaBank.append`, one column per step).
   `SeasonalBank` does the same on residuals from a daily profile, or a weekly one with
-  `seasonality="weekly"` and 14 days or more of history.
+  `seasonality="weekly"` and 14 days or more of history, fitted to the detrended values and
+  re-levelled to the last day's median at each rebuild. `conservative_tail=True` on either
+  bank gives larger p-values beyond the null sample, closer to calibrated at the 1e-5 that
+  Benjamini-Hochberg over thousands of series needs (see `detectors._pvalues`).
 - `replay(timestamps, values, settings=...)`: causal replay of one series, one evaluation per
   point; `ReplayResult.anomaly_scores()` turns it into scores in [0, 1] for backtests, and
   `anomaly_scores(memory=seconds)` scores a point only when its evidence -log10(p) beats the

@@ -189,6 +189,17 @@ def test_unrelated_spike_stays_weak(prometheus, redis_server, redis_client, slac
     assert lines[2] == (f"• batch-queue {{queue=reports}} was anomalous in the same window: r = "
                         f"{queue.correlation:+.2f}, weak, probably unrelated (incident {queue_incident.id})")
 
+    # The thread a responder reads: the analysis goes out as the service posts it.
+    incident = attach_hypotheses(pipeline.store, incident.id, result.hypotheses)
+    pipeline.notifier.refresh_hypotheses(incident)
+    pipeline.notifier.note(incident, f"{result.related_text}\n{result.dimensions_text}")
+    incident = pipeline.store.get_incident(incident.id)
+    thread = [reply["text"] for reply in slack.replies(incident.card_channel, incident.card_ts)]
+    print("\n--- thread of the dependency scenario ---\n" + "\n\n".join(thread))
+    assert thread[0].startswith(incident.severity)
+    assert any(text.startswith("Root-cause hypotheses for incident") for text in thread)
+    assert any("db-latency {cluster=main} rose 3 minutes before api-latency" in text for text in thread)
+
 
 def test_rejecting_brings_up_next(prometheus, redis_server, redis_client, slack, world):
     pipeline = _pipeline(prometheus, redis_server, slack,
