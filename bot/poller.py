@@ -141,45 +141,55 @@ class Poller:
             and incidents.TIER_RANK[evaluation.tier] >= incidents.TIER_RANK[monitor.detector.min_tier]
         )
         if alerting:
-            silence = silences.silenced_by(self.store, monitor=monitor.name, labels=window.labels, now=now)
-            if silence is not None:
-                silences.count_suppressed(self.store, monitor=monitor.name, now=now, reason="silenced")
-                log.info("monitor %s series %s: anomaly not alerted, silenced by %s until %.0f",
-                         monitor.name, series_fingerprint, silence.id, silence.until)
-                report.silenced.append(series_fingerprint)
-                return
-            if not self._may_alert(monitor, window, series_fingerprint, evaluation, now=now, report=report):
-                return
-            incident, created = incidents.record_anomaly(
-                self.store, monitor=monitor, labels=window.labels, fingerprint=series_fingerprint,
-                evaluation=evaluation, now=now, policy=self.policy,
-            )
-            if created:
-                INCIDENTS_OPENED.labels(monitor.name, incident.tier).inc()
-                report.opened.append(incident.id)
-                suppression.record_alert(self.store, monitor=monitor, incident=incident, now=now)
-            else:
-                report.updated.append(incident.id)
-            if self.clock is not None:
-                self.clock.schedule(incident)
-            fields = step_fields(monitor=monitor, incident=incident, evaluation=evaluation,
-                                 timestamps=window.timestamps, values=window.values, now=now)
-            fields.update(context_fields(store=self.store, incident=incident, monitor=monitor, matrix=self.matrix))
-            analysis = self.rootcause(incident, now) if created and self.rootcause is not None else None
-            if analysis is not None:
-                fields["related_anomalies"] = analysis.related_text or fields["related_anomalies"]
-                fields["dimension_table"] = analysis.dimensions_text or fields["dimension_table"]
-            incident = self.notifier.publish(incident, now=now, fields=fields)
-            if analysis is not None:
-                self._post_analysis(incident, analysis)
-            if created and self.responder is not None:
-                self.responder.on_opened(incident, now=now)
-            return
-
-        if evaluation.status == "skipped":
+            self._alert(monitor, window, series_fingerprint, evaluation, now=now, report=report)
+        elif evaluation.status == "skipped":
             _log_skip(monitor.name, series_fingerprint, evaluation.reason, points=int(window.timestamps.size))
+        else:
+            self._note_normal(series_fingerprint, evaluation, now=now, report=report)
+
+    def _alert(self, monitor: Monitor, window: Series, series_fingerprint: str, evaluation: Evaluation, *,
+               now: float, report: PollReport) -> None:
+        """Open or update the series' incident, unless a silence or the suppression rules hold it back."""
+        silence = silences.silenced_by(self.store, monitor=monitor.name, labels=window.labels, now=now)
+        if silence is not None:
+            silences.count_suppressed(self.store, monitor=monitor.name, now=now, reason="silenced")
+            log.info("monitor %s series %s: anomaly not alerted, silenced by %s until %.0f",
+                     monitor.name, series_fingerprint, silence.id, silence.until)
+            report.silenced.append(series_fingerprint)
+            return
+        if not self._may_alert(monitor, window, series_fingerprint, evaluation, now=now, report=report):
             return
 
+        incident, created = incidents.record_anomaly(
+            self.store, monitor=monitor, labels=window.labels, fingerprint=series_fingerprint,
+            evaluation=evaluation, now=now, policy=self.policy,
+        )
+        if created:
+            INCIDENTS_OPENED.labels(monitor.name, incident.tier).inc()
+            report.opened.append(incident.id)
+            suppression.record_alert(self.store, monitor=monitor, incident=incident, now=now)
+        else:
+            report.updated.append(incident.id)
+        if self.clock is not None:
+            self.clock.schedule(incident)
+
+        fields = step_fields(monitor=monitor, incident=incident, evaluation=evaluation,
+                             timestamps=window.timestamps, values=window.values, now=now)
+        fields.update(context_fields(store=self.store, incident=incident, monitor=monitor, matrix=self.matrix))
+        analysis = self.rootcause(incident, now) if created and self.rootcause is not None else None
+        if analysis is not None:
+            fields["related_anomalies"] = analysis.related_text or fields["related_anomalies"]
+            fields["dimension_table"] = analysis.dimensions_text or fields["dimension_table"]
+
+        incident = self.notifier.publish(incident, now=now, fields=fields)
+        if analysis is not None:
+            self._post_analysis(incident, analysis)
+        if created and self.responder is not None:
+            self.responder.on_opened(incident, now=now)
+
+    def _note_normal(self, series_fingerprint: str, evaluation: Evaluation, *, now: float,
+                     report: PollReport) -> None:
+        """Mark the series' open incident as back within its baseline (the card says so)."""
         owner = self.store.open_incident_id(series_fingerprint)
         owner_incident = self.store.get_incident(owner) if owner else None
         if owner_incident is not None and owner_incident.fingerprint != series_fingerprint:
@@ -189,7 +199,6 @@ class Poller:
         if recovered is not None:
             report.updated.append(recovered.id)
             self.notifier.publish(recovered, now=now)
-
 
     def _post_analysis(self, incident: Incident, analysis: RootCause) -> None:
         """Post the ranked hypotheses with their buttons, and the dimension heatmap image."""
