@@ -38,7 +38,7 @@ def create_web(settings: Settings | None = None, runtime: Runtime | None = None)
             client=client, services=build_services(runtime),
         )
         if settings.slack_app_token:
-            _start_socket_mode(slack_app, settings.slack_app_token.get_secret_value())
+            start_socket_mode(slack_app, settings.slack_app_token.get_secret_value())
     else:
         log.warning("SLACK_BOT_TOKEN or SLACK_SIGNING_SECRET is not set; Slack requests are not served")
     web = build_web(store=runtime.store, slack_app=slack_app)
@@ -63,12 +63,14 @@ def build_services(runtime: Runtime) -> Services:
     )
 
 
-def _start_socket_mode(slack_app, app_token: str) -> None:
+def start_socket_mode(slack_app, app_token: str):
+    """Connect the Bolt app to Slack over Socket Mode; return the handler (call `close()` to stop)."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     handler = SocketModeHandler(slack_app, app_token)
     handler.connect()
     log.info("connected to Slack in Socket Mode")
+    return handler
 
 
 def start_worker(runtime: Runtime) -> BackgroundScheduler:

@@ -13,9 +13,9 @@ Beyond the largest TAIL_FRACTION of the null sample, a generalised Pareto distri
 to the exceedances smooths the tail, so p can fall below 1 / (N + 1). Its shape is held in
 [0, 0.5]: a tail at least as heavy as an exponential one, which errs toward larger p-values.
 
-That point estimate is still too light-tailed for p-values far beyond the sample: on AR(1)
-noise with Student-t (4) innovations and 28 days of 5-minute window means, the fitted p at
-the true 1e-5 quantile was a few times too small. The batch detectors' conservative tail
+That point estimate is still too light-tailed for p-values far beyond the sample. On AR(1)
+noise with Student-t (4) innovations, a fit to 28 days of 5-minute window means gave p-values
+a few times too small at the true 1e-5 quantile. The batch detectors' conservative tail
 (`tail_size(N, conservative=True)` and `fit_generalised_pareto(..., clusters=n)`) fits only
 the largest sqrt(N) values when that is fewer, so the fit stays in the far tail, and raises
 the shape by about one standard error, (1 + shape) / sqrt(n), for the n runs of exceedances

@@ -48,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 LOOPBACK_HOST = "127.0.0.1"
 DEFAULT_TOKEN = "xoxb-emulator-token"
+DEFAULT_APP_TOKEN = "xapp-emulator-token"
 # How long a request thread waits for a slow client before it gives up, in seconds.
 REQUEST_TIMEOUT_SECONDS = 5.0
 SERVER_STOP_TIMEOUT_SECONDS = 5.0
@@ -90,12 +91,16 @@ class SlackEmulator:
         self,
         *,
         token: str = DEFAULT_TOKEN,
+        app_token: str = DEFAULT_APP_TOKEN,
         team_id: str = "T0001",
         team_domain: str = "emulated-workspace",
         bot_name: str = "anomaly-bot",
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.token = token
+        self.app_token = app_token
+        # Set by a test that runs a SocketModeServer; apps.connections.open returns it.
+        self.socket_mode_url: str | None = None
         self.workspace = Workspace(
             team_id=team_id, team_domain=team_domain, bot_name=bot_name, clock=clock
         )
@@ -348,11 +353,14 @@ class SlackEmulator:
 
     def _answer_api(self, method: str, headers: Any, arguments: RequestArguments) -> Reply:
         """Check method and token, apply faults, then run the method's handler."""
+        token = _bearer_token(headers.get("Authorization")) or arguments.form_token
+        if method == "apps.connections.open":
+            return self._open_socket_mode(token)
+
         handler = METHODS.get(method)
         if handler is None:
             return Reply.json(200, {"ok": False, "error": "unknown_method", "req_method": method})
 
-        token = _bearer_token(headers.get("Authorization")) or arguments.form_token
         if not token:
             raise ApiError("not_authed")
         if token != self.token:
@@ -370,6 +378,19 @@ class SlackEmulator:
         with self.workspace.lock:
             result = handler(ApiCall(method=method, args=Args(values), workspace=self.workspace))
         return Reply.json(200, result)
+
+
+    def _open_socket_mode(self, token: str | None) -> Reply:
+        """Answer apps.connections.open: only the app-level token may open a Socket Mode URL."""
+        if not token:
+            raise ApiError("not_authed")
+        if token == self.token:
+            raise ApiError("not_allowed_token_type")
+        if token != self.app_token:
+            raise ApiError("invalid_auth")
+        if self.socket_mode_url is None:
+            raise ApiError("socket_mode_disabled")
+        return Reply.json(200, {"ok": True, "url": self.socket_mode_url})
 
 
 class _EmulatorHTTPServer(ThreadingHTTPServer):
