@@ -30,8 +30,11 @@ def _click(bot, slack, incident, action_id, user, value=None, *, body=None):
         message_ts=incident.card_ts, response_url=slack.new_response_url(channel=incident.card_channel,
                                                                          message_ts=incident.card_ts),
     )
+    started = time.monotonic()
     response = post_signed(bot.events_url, body, secret=SIGNING_SECRET)
     assert response.status_code == 200
+    # Slack shows an error to the user when the ack takes longer than 3 seconds.
+    assert time.monotonic() - started < 3
     return body
 
 
