@@ -147,6 +147,11 @@ def run_demo(*, speed: float = 0.05, out=None) -> int:
         clock["now"] += 5 * MINUTE
         time.sleep(speed)
 
+    clock["now"] = end
+    for incident_id in opened:
+        current = store.get_incident(incident_id)
+        if current is not None:
+            notifier.refresh_card(current)
     return _summarise(store, opened, incident, gateway, out)
 
 
