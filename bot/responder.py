@@ -91,20 +91,40 @@ class Responder:
         if rule.war_room:
             self.open_war_room(incident, reason=f"escalation to the {rule.target}")
 
-    def open_war_room(self, incident: Incident, *, reason: str) -> str | None:
+    def open_war_room(
+        self, incident: Incident, *, reason: str, opened_by: str | None = None
+    ) -> tuple[str, bool] | None:
+        """Open the incident's war room once, post its summary with a link to the card's thread.
+
+        Returns (channel id, whether this call created it), or None when Slack refused.
+        """
         try:
             channel, created = open_war_room(self.store, self.gateway, incident,
-                                             invite=[incident.acknowledged_by or ""])
+                                             invite=[opened_by or "", incident.acknowledged_by or ""])
         except SlackError as error:
             log.error("incident %s: war room not opened: %s", incident.id, error)
             return None
-        if created:
-            current = self.store.get_incident(incident.id) or incident
-            self.gateway.post(channel, {"text": (
-                f"War room for incident {incident.id} ({reason}): {incident.severity} {incident.tier} "
-                f"confidence {incident.kind} on {incident.title}."
-            )})
-            self.notifier.refresh_card(current, deliver=False)
-            self.notifier.note(current, f"War room <#{channel}> opened ({reason}).",
-                               post_key=f"incident:{incident.id}:war-room")
-        return channel
+        if not created:
+            return channel, False
+
+        current = self.store.get_incident(incident.id) or incident
+        summary = (f"War room for incident {current.id} ({reason}): {current.severity} {current.tier} "
+                   f"confidence {current.kind} on {current.title}.")
+        link = self._card_link(current)
+        if link:
+            summary += f" The card and its playbook thread: {link}"
+        self.gateway.post(channel, {"text": summary})
+        self.notifier.refresh_card(current, deliver=False)
+        who = f"<@{opened_by}> opened" if opened_by else "Opened"
+        self.notifier.note(current, f"{who} the war room <#{channel}> ({reason}).",
+                           post_key=f"incident:{incident.id}:war-room")
+        return channel, True
+
+    def _card_link(self, incident: Incident) -> str:
+        if not (incident.card_channel and incident.card_ts):
+            return ""
+        try:
+            return self.gateway.permalink(incident.card_channel, incident.card_ts)
+        except SlackError as error:
+            log.error("incident %s: no permalink for the card: %s", incident.id, error)
+            return ""

@@ -60,6 +60,7 @@ def build_services(runtime: Runtime) -> Services:
         monitors={monitor.name: monitor for monitor in runtime.monitors}, matrix=runtime.matrix,
         permissions=Permissions(gateway, runtime.settings.permission_groups()),
         default_source="prometheus" if "prometheus" in runtime.sources else next(iter(runtime.sources), "prometheus"),
+        responder=runtime.responder,
     )
 
 

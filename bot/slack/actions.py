@@ -18,7 +18,6 @@ from bot import lifecycle
 from bot.errors import SlackError
 from bot.escalation import rule_for
 from bot.slack.services import Services
-from bot.warroom import open_war_room
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +113,7 @@ def _escalate(services, *, incident_id, argument, user, now):
         return "This incident was escalated less than a minute ago."
 
     rule = rule_for(services.matrix, incident.p_value)
-    mention = _mention(services, rule.handle)
+    mention = services.responder.mention(rule.handle)
     incident = services.store.update_incident(
         incident_id, lambda current: current.model_copy(update={
             "escalation_level": current.escalation_level + 1, "updated_at": now}),
@@ -124,40 +123,16 @@ def _escalate(services, *, incident_id, argument, user, now):
     return None
 
 
-def _mention(services: Services, handle: str) -> str:
-    try:
-        found = services.gateway.usergroup_members(handle)
-    except SlackError as error:
-        log.error("cannot look up user group %s: %s", handle, error)
-        found = None
-    if found is None:
-        log.error("escalation handle %s is not a Slack user group; posting it as plain text", handle)
-        return handle
-    return f"<!subteam^{found[0]}>"
-
-
 def _war_room(services, *, incident_id, argument, user, now):
     incident = services.store.get_incident(incident_id)
     if incident is None:
         return f"Incident {incident_id} was not found."
-    channel, created = open_war_room(services.store, services.gateway, incident,
-                                     invite=[user, incident.acknowledged_by or ""])
+    opened = services.responder.open_war_room(incident, reason="opened from the card", opened_by=user)
+    if opened is None:
+        return "Slack did not create the war room; the error is in the bot's log. Try again in a minute."
+    channel, created = opened
     if not created:
         return f"The war room for incident {incident_id} is <#{channel}>."
-
-    incident = services.store.get_incident(incident_id)
-    link = ""
-    if incident.card_channel and incident.card_ts:
-        try:
-            link = services.gateway.permalink(incident.card_channel, incident.card_ts)
-        except SlackError as error:
-            log.error("incident %s: no permalink for the card: %s", incident_id, error)
-    summary = (f"War room for incident {incident.id}: {incident.severity} {incident.tier} confidence "
-               f"{incident.kind} on {incident.title}. Opened by <@{user}>."
-               + (f" The card and its playbook thread: {link}" if link else ""))
-    services.gateway.post(channel, {"text": summary})
-    services.notifier.refresh_card(incident, deliver=False)
-    services.notifier.note(incident, f"<@{user}> opened the war room <#{channel}>.")
     return None
 
 

@@ -193,7 +193,7 @@ def test_p0_pages_and_opens_war_room(world, slack):
     oncall = slack.workspace.usergroups if hasattr(slack.workspace, "usergroups") else None
     assert any(text.startswith("P0: paging <!subteam^") for text in thread), thread
     assert incident.war_room is not None
-    assert any(f"War room <#{incident.war_room}> opened (P0 incident)" in text for text in thread)
+    assert any(f"Opened the war room <#{incident.war_room}> (P0 incident)" in text for text in thread)
     assert oncall is not None
 
 
