@@ -69,6 +69,8 @@ class DetectorConfig(BaseModel):
     timezone: str = "UTC"
     capacity: float | None = None
     min_tier: Literal["high", "medium"] = "medium"
+    # A query with many series tiers on p-values adjusted across them (false discovery rate).
+    p_adjustment: Literal["benjamini-hochberg", "none"] = "benjamini-hochberg"
 
     @field_validator("name")
     @classmethod

@@ -12,7 +12,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -31,7 +31,7 @@ from bot.sources.base import Series, Source, fingerprint
 from bot.step_context import context_fields
 from bot.store import LockBusy, Store
 from bot.telemetry import EVALUATIONS, INCIDENTS_OPENED, POLL_SECONDS, POLLS
-from detectors import Evaluation, evaluate
+from detectors import Evaluation, adjust_p_values, evaluate, tier_for
 
 log = logging.getLogger(__name__)
 
@@ -117,25 +117,34 @@ class Poller:
         fetched = source.fetch(monitor.query, start=start, end=end, step=step)
         log.info("monitor %s: fetched %d series on [%.0f, %.0f]", monitor.name, len(fetched), start, end)
 
+        evaluated = []
         for series in fetched:
             report.fetched_points += int(series.timestamps.size)
-            self._evaluate_series(monitor, series, now=now, oldest=end - span - HISTORY_MARGIN, report=report)
+            evaluated.append(self._evaluate_series(monitor, series, now=now, oldest=end - span - HISTORY_MARGIN))
+        if monitor.detector.p_adjustment == "benjamini-hochberg":
+            evaluated = adjust_cycle(evaluated)
+        for series_fingerprint, window, evaluation in evaluated:
+            EVALUATIONS.labels(monitor.name, evaluation.status).inc()
+            report.evaluations.append((series_fingerprint, evaluation))
+            self._act(monitor, window, series_fingerprint, evaluation, now=now, report=report)
 
         self.store.redis.set(fetched_key, repr(end))
         return report
 
     def _evaluate_series(
-        self, monitor: Monitor, fresh: Series, *, now: float, oldest: float, report: PollReport
-    ) -> None:
+        self, monitor: Monitor, fresh: Series, *, now: float, oldest: float
+    ) -> tuple[str, Series, Evaluation]:
+        """Merge the fresh points into the stored window, save it, and evaluate it."""
         series_fingerprint = fingerprint(monitor.name, fresh.labels)
         window = _merge(self.store.load_series(monitor.name, series_fingerprint), fresh, oldest=oldest)
         self.store.save_series(monitor.name, series_fingerprint, window)
-
         evaluation = evaluate(window.timestamps, window.values, now=now,
                               settings=monitor.detector.to_settings())
-        EVALUATIONS.labels(monitor.name, evaluation.status).inc()
-        report.evaluations.append((series_fingerprint, evaluation))
+        return series_fingerprint, window, evaluation
 
+    def _act(self, monitor: Monitor, window: Series, series_fingerprint: str, evaluation: Evaluation, *,
+             now: float, report: PollReport) -> None:
+        """Open, update or recover the series' incident by its evaluation."""
         alerting = (
             evaluation.status == "anomaly"
             and incidents.TIER_RANK[evaluation.tier] >= incidents.TIER_RANK[monitor.detector.min_tier]
@@ -238,6 +247,30 @@ class Poller:
                 self.notifier.refresh_card(flapping)
         log.info("monitor %s series %s: anomaly not alerted (%s)", monitor.name, fingerprint, decision.reason)
         return False
+
+
+def adjust_cycle(evaluated: list[tuple[str, Series, Evaluation]]) -> list[tuple[str, Series, Evaluation]]:
+    """Replace each p-value by its Benjamini-Hochberg adjusted value across the series of one poll.
+
+    A query that returns many series tests each of them, so the raw p-values
+    would alert on noise in proportion to the number of series. The tier
+    follows the adjusted value; skipped series do not count as tests. With one
+    series, the adjusted value is the raw one.
+    """
+    tested = [index for index, (_, _, evaluation) in enumerate(evaluated) if evaluation.status != "skipped"]
+    if len(tested) < 2:
+        return evaluated
+    adjusted = adjust_p_values(np.array([evaluated[index][2].p_value for index in tested]))
+    result = list(evaluated)
+    for index, q_value in zip(tested, adjusted, strict=True):
+        series_fingerprint, window, evaluation = result[index]
+        tier = tier_for(float(q_value))
+        status = evaluation.status
+        if status == "anomaly" and tier == "low":
+            status = "normal"
+        result[index] = (series_fingerprint, window, replace(evaluation, p_value=float(q_value), tier=tier,
+                                                             status=status))
+    return result
 
 
 _last_skip_reason: dict[str, str | None] = {}
