@@ -30,11 +30,15 @@ from bot.monitors import Monitor
 from bot.playbooks import Playbook
 from bot.slack.cards import hypotheses_message, incident_card, note_message, step_message
 from bot.slack.gateway import Gateway
-from bot.slack.outbox import Operation, Outbox
+from bot.slack.outbox import DeliveryDeferred, Operation, Outbox
 from bot.store import LockBusy, Store
 from bot.telemetry import SLACK_POSTS
 
 log = logging.getLogger(__name__)
+
+# A process that dies while posting holds the post's lock this long; the
+# message is then looked up by its key instead of posted again.
+POST_LOCK_SECONDS = 15.0
 
 
 class ParentNotPosted(SlackError):
@@ -177,10 +181,7 @@ class Notifier:
             SLACK_POSTS.labels("card_update").inc()
             return
 
-        posted = self._post_once(operation.post_key, incident.channel, card)
-        if posted is None:
-            return
-        channel, ts = posted
+        channel, ts = self._post_once(operation.post_key, incident.channel, card)
         posted_at = self._clock()
         self.store.update_incident(incident.id, lambda current: current.model_copy(
             update={"card_channel": channel, "card_ts": ts, "card_posted_at": posted_at}))
@@ -247,17 +248,17 @@ class Notifier:
 
     def _post_once(
         self, post_key: str, channel: str, message: dict[str, Any], *, thread_ts: str | None = None
-    ) -> tuple[str, str] | None:
+    ) -> tuple[str, str]:
         """Post `message` unless `post_key` was posted already; return (channel, ts).
 
-        Returns None while another replica holds the key's lock.
+        Raises DeliveryDeferred while another process holds the key's lock.
         """
         posted = self.store.posted(post_key)
         if posted:
             return posted["channel"], posted["ts"]
 
         try:
-            with self.store.lock(f"post:{post_key}", ttl=60):
+            with self.store.lock(f"post:{post_key}", ttl=POST_LOCK_SECONDS):
                 posted = self.store.posted(post_key)
                 if posted:
                     return posted["channel"], posted["ts"]
@@ -278,5 +279,7 @@ class Notifier:
                 SLACK_POSTS.labels("thread_reply" if thread_ts else "card").inc()
                 return channel_id, ts
         except LockBusy:
-            log.info("%s is being posted by another process", post_key)
-            return None
+            # The holder may have died after posting; its lock expires and the pending
+            # mark then finds the message. Until then the message stays queued.
+            raise DeliveryDeferred(f"{post_key} is being posted by another process",
+                                   retry_after=POST_LOCK_SECONDS / 3) from None

@@ -10,6 +10,8 @@ Slack outage leaves it at the head to be sent later, in order.
 
 Failures:
 - `ratelimited`: the stream pauses until Retry-After has passed.
+- another process holds the message's post lock (it may have died mid-post):
+  the stream pauses briefly and the message stays at the head.
 - Slack unreachable or 5xx: every stream pauses, with a growing back-off.
 - Any other Slack error (channel_not_found, invalid_blocks, ...) cannot be
   fixed by waiting: the message moves to the dead-letter list and is logged
@@ -37,6 +39,14 @@ DRAIN_BUDGET_SECONDS = 10.0
 OUTAGE_BACKOFF_START = 2.0
 OUTAGE_BACKOFF_MAX = 60.0
 DEAD_LETTERS_KEPT = 1000
+
+
+class DeliveryDeferred(Exception):
+    """The operation cannot be sent yet (another process holds its post); retry after `retry_after` seconds."""
+
+    def __init__(self, reason: str, *, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(reason)
 
 
 @dataclass(frozen=True)
@@ -143,6 +153,12 @@ class Outbox:
 
             try:
                 self.handlers[operation.kind](operation)
+            except DeliveryDeferred as deferred:
+                until = self._clock() + deferred.retry_after
+                redis.set(self._key("stream-paused-until", stream), repr(until), ex=3600)
+                log.info("outbox %s: %s %s deferred %.0fs: %s", stream, operation.kind, operation.post_key or "",
+                         deferred.retry_after, deferred)
+                return sent
             except SlackRateLimited as error:
                 until = self._clock() + error.retry_after
                 redis.set(self._key("stream-paused-until", stream), repr(until), ex=3600)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 from slack_sdk import WebClient
@@ -142,3 +143,36 @@ def test_post_interrupted_by_crash_not_repeated(parts, slack):
     assert len(slack.messages(CHANNEL)) == 1
     assert len(slack.calls_to("chat.postMessage")) == 1
     assert len(slack.calls_to("chat.update")) == 0
+
+
+def test_post_lock_of_dead_process_defers_not_drops(redis_client, slack):
+    """A process died after posting the card while holding its post lock: nothing is lost or doubled."""
+    slack.add_channel(CHANNEL)
+    now = {"t": 1_060.0}
+    store = Store(redis_client)
+    gateway = WebGateway(WebClient(token=slack.token, base_url=slack.base_url), sleep=lambda _: None)
+    notifier = Notifier(store=store, gateway=gateway, playbooks=load_playbooks(PLAYBOOKS_DIR, fields=STEP_FIELDS),
+                        clock=lambda: now["t"])
+    incident = _open(store, _incident())
+    post_key = f"incident:{incident.id}:card"
+    store.mark_post_pending(post_key)
+    gateway.post(f"#{CHANNEL}", {"text": "card"}, post_key=post_key)
+    redis_client.set(store.key("lock", f"post:{post_key}"), "dead-process", px=300)
+
+    notifier.publish(incident, now=now["t"], fields=_fields())
+
+    assert len(slack.messages(CHANNEL)) == 1
+    assert slack.replies(CHANNEL, slack.messages(CHANNEL)[0]["ts"])[1:] == []
+    assert notifier.outbox.pending(incident.id) == 1 + 7
+    assert notifier.outbox.dead_letters() == []
+
+    time.sleep(0.4)  # the dead process's lock expires
+    now["t"] += 10  # past the stream's pause
+    notifier.deliver(incident.id)
+
+    (card,) = slack.messages(CHANNEL)
+    assert store.get_incident(incident.id).card_ts == card["ts"]
+    steps = [reply["text"] for reply in slack.replies(CHANNEL, card["ts"])[1:]]
+    assert len(steps) == 7
+    assert notifier.outbox.pending(incident.id) == 0
+    assert notifier.outbox.dead_letters() == []
