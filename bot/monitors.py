@@ -113,7 +113,7 @@ class DetectorConfig(BaseModel):
 
 
 class SuppressionConfig(BaseModel):
-    """How a monitor keeps quiet: repeats, hourly cap, flapping and grouping."""
+    """Suppression settings of a monitor: repeats, hourly cap, flapping and grouping."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -198,7 +198,7 @@ class Poller:
 
     def _note_normal(self, series_fingerprint: str, evaluation: Evaluation, *, now: float,
                      report: PollReport) -> None:
-        """Mark the series' open incident as back within its baseline (the card says so)."""
+        """Mark the series' open incident as back within its baseline, and update its card."""
         owner = self.store.open_incident_id(series_fingerprint)
         owner_incident = self.store.get_incident(owner) if owner else None
         if owner_incident is not None and owner_incident.fingerprint != series_fingerprint:

@@ -120,7 +120,7 @@ DELIVERY_INTERVAL_SECONDS = 2.0
 
 
 def deliver_safely(notifier: Notifier) -> None:
-    """Send what the outbox still holds (after a rate limit or a Slack outage)."""
+    """Send the messages still queued in the outbox, after a rate limit or a Slack outage."""
     try:
         notifier.deliver()
     except redis.RedisError as error:

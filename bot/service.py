@@ -53,7 +53,7 @@ def create_web(settings: Settings | None = None, runtime: Runtime | None = None)
 
 
 def build_services(runtime: Runtime) -> Services:
-    """What the Slack listeners need, from the runtime."""
+    """Build the Slack listeners' services from the runtime."""
     gateway = runtime.gateway
     return Services(
         store=runtime.store, notifier=runtime.notifier, gateway=gateway, sources=runtime.sources,

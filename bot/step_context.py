@@ -86,7 +86,7 @@ def escalation_plan(incident: Incident, matrix: list[EscalationRule] | None) -> 
 
 
 def suggested_rule(monitor: Monitor) -> str:
-    """A Prometheus alerting rule equivalent to the monitor, to keep beside the bot."""
+    """Return a Prometheus alerting rule equivalent to the monitor, to keep beside the bot."""
     settings = monitor.detector.to_settings()
     window = format_duration(settings.window)
     baseline = format_duration(settings.baseline)

@@ -69,7 +69,7 @@ def handle_action(services: Services, *, body: dict[str, Any], action: dict[str,
         message = handler(services, incident_id=incident_id, argument=argument, user=user, now=now)
     except SlackError as error:
         log.error("action %s on incident %s by %s failed: %s", action_id, incident_id, user, error)
-        message = f"That did not work: Slack answered `{error.error}`. Try again in a minute."
+        message = f"That failed: Slack returned `{error.error}`. Try again in a minute."
     if message:
         respond(text=message, response_type="ephemeral", replace_original=False)
 

@@ -152,7 +152,7 @@ def step_message(step: Step, *, body: str, spent: float) -> Message:
 
 
 def hypotheses_message(incident: Incident) -> Message:
-    """The proposed hypotheses with Confirm and Reject buttons, and the decided ones."""
+    """Build the hypotheses reply: proposed ones with Confirm and Reject buttons, decided ones marked."""
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": _mrkdwn("*Root-cause hypotheses*, most likely first")}
     ]
@@ -184,7 +184,7 @@ def _hypothesis_blocks(incident: Incident, hypothesis: Hypothesis) -> list[dict[
 
 
 def note_message(text: str) -> Message:
-    """A plain line in the thread, such as who acknowledged the incident."""
+    """Build a plain line for the thread, such as who acknowledged the incident."""
     return _message(text, [{"type": "context", "elements": [_mrkdwn(text, MAX_CONTEXT_TEXT)]}])
 
 

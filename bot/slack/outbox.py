@@ -42,7 +42,7 @@ DEAD_LETTERS_KEPT = 1000
 
 
 class DeliveryDeferred(Exception):
-    """The operation cannot be sent yet (another process holds its post); retry after `retry_after` seconds."""
+    """The operation cannot be sent yet because another process has its post lock; retry after `retry_after` s."""
 
     def __init__(self, reason: str, *, retry_after: float) -> None:
         self.retry_after = retry_after

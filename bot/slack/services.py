@@ -1,4 +1,4 @@
-"""What the Slack listeners work with: the store, notifier, sources and configuration."""
+"""The dependencies of the Slack listeners: the store, notifier, sources and configuration."""
 
 from __future__ import annotations
 

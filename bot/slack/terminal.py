@@ -116,7 +116,7 @@ class TerminalGateway:
         return f"F{len(self.files):04d}"
 
     def usergroup_members(self, handle):
-        """Every handle counts as a user group here; its mention renders as the handle."""
+        """Return a user group for every handle, so its mention renders as the handle."""
         return f"handle:{handle.lstrip('@')}", []
 
     def create_channel(self, name):
