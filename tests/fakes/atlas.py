@@ -16,7 +16,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from tests.fakes.server import LoopbackServer, Reply, Request
+from tests.fakes.server import LoopbackFake, LoopbackServer, Reply, Request
 
 
 @dataclass(frozen=True)
@@ -27,28 +27,13 @@ class FakeLine:
     points: Mapping[float, float]
 
 
-class FakeAtlas:
+class FakeAtlas(LoopbackFake):
     """An Atlas server whose graphs are the lines registered per query expression."""
 
     def __init__(self, *, max_datapoints: int = 1440) -> None:
         self.max_datapoints = max_datapoints
         self.lines: dict[str, list[FakeLine]] = {}
         self.server = LoopbackServer(self._handle)
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def requests(self) -> list[Request]:
-        return self.server.requests
-
-    def __enter__(self) -> FakeAtlas:
-        self.server.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.server.stop()
 
     def add(self, query: str, *, tags: Mapping[str, str], timestamps: Sequence[float],
             values: Sequence[float]) -> None:

@@ -25,7 +25,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tests.fakes.server import LoopbackServer, Reply, Request
+from tests.fakes.server import LoopbackFake, LoopbackServer, Reply, Request
 
 API_KEY = "dd-api-key-for-tests"
 APP_KEY = "dd-app-key-for-tests"
@@ -42,7 +42,7 @@ class FakeSeries:
     interval: int = 60
 
 
-class FakeDatadog:
+class FakeDatadog(LoopbackFake):
     """A Datadog API for one organisation, with its keys and an optional rate limit."""
 
     def __init__(
@@ -59,21 +59,6 @@ class FakeDatadog:
         self._window: tuple[int, int] = (-1, 0)
         self._lock = threading.Lock()
         self.server = LoopbackServer(self._handle)
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def requests(self) -> list[Request]:
-        return self.server.requests
-
-    def __enter__(self) -> FakeDatadog:
-        self.server.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.server.stop()
 
     def add(
         self, query: str, *, metric: str, tags: Sequence[str], timestamps: Sequence[float],

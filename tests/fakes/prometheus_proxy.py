@@ -13,12 +13,12 @@ import ssl
 
 import httpx
 
-from tests.fakes.server import LoopbackServer, Reply, Request
+from tests.fakes.server import LoopbackFake, LoopbackServer, Reply, Request
 
 UNAUTHORIZED_PAGE = "<html><head><title>401 Authorization Required</title></head><body>nginx</body></html>"
 
 
-class PrometheusProxy:
+class PrometheusProxy(LoopbackFake):
     def __init__(
         self, upstream: str, *, bearer_token: str | None = None, basic: tuple[str, str] | None = None,
         tls: ssl.SSLContext | None = None,
@@ -30,21 +30,6 @@ class PrometheusProxy:
         elif basic is not None:
             self.expected = "Basic " + base64.b64encode(f"{basic[0]}:{basic[1]}".encode()).decode()
         self.server = LoopbackServer(self._handle, tls=tls)
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def requests(self) -> list[Request]:
-        return self.server.requests
-
-    def __enter__(self) -> PrometheusProxy:
-        self.server.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.server.stop()
 
     def _handle(self, request: Request) -> Reply:
         if self.expected is not None and request.headers.get("authorization") != self.expected:

@@ -142,3 +142,24 @@ def _handler_class(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+class LoopbackFake:
+    """Base of the fake backends: owns a LoopbackServer, its URL, its requests and a context manager."""
+
+    server: LoopbackServer
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def requests(self) -> list[Request]:
+        return self.server.requests
+
+    def __enter__(self):
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.server.stop()
