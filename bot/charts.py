@@ -26,7 +26,7 @@ HOUR = 3600.0
 
 @dataclass(frozen=True)
 class ChartInput:
-    """What one chart needs; times in unix seconds, bounds in the metric's units."""
+    """The inputs of one chart; times in unix seconds, bounds in the metric's units."""
 
     title: str
     timestamps: np.ndarray

@@ -7,11 +7,11 @@ reader needs::
     BotError
      ├── ConfigError            a monitors file or setting is invalid
      ├── PlaybookError          a playbook file is malformed
-     ├── SourceError            a metric backend failed or answered badly
+     ├── SourceError            a metric backend failed or returned something invalid
      │    └── SourceUnreachable the backend could not be reached at all
      └── SlackError             a Slack Web API call failed
-          ├── SlackRateLimited  Slack answered 429; retry after `retry_after` seconds
-          └── SlackUnavailable  Slack could not be reached or answered 5xx
+          ├── SlackRateLimited  Slack responded 429; retry after `retry_after` seconds
+          └── SlackUnavailable  Slack could not be reached or responded 5xx
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class PlaybookError(BotError):
 
 
 class SourceError(BotError):
-    """A metric backend failed, or answered with something that is not a series."""
+    """A metric backend failed, or returned something that is not a series."""
 
     def __init__(self, message: str, *, source: str, url: str, query: str | None = None) -> None:
         self.source = source
@@ -65,7 +65,7 @@ class SlackError(BotError):
 
 
 class SlackRateLimited(SlackError):
-    """Slack answered HTTP 429; the call may be retried after `retry_after` seconds."""
+    """Slack responded with HTTP 429; the call may be retried after `retry_after` seconds."""
 
     def __init__(self, *, method: str, retry_after: float, channel: str | None = None) -> None:
         self.retry_after = retry_after
@@ -73,7 +73,7 @@ class SlackRateLimited(SlackError):
 
 
 class SlackUnavailable(SlackError):
-    """Slack could not be reached, or answered with a server error; worth retrying later."""
+    """Slack could not be reached, or responded with a server error, so a later retry may succeed."""
 
     def __init__(self, *, method: str, detail: str, channel: str | None = None) -> None:
         self.detail = detail

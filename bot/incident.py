@@ -28,7 +28,7 @@ class Incident(BaseModel):
     """State of one incident, stored as JSON in Redis.
 
     Times are unix seconds. `fingerprint` is the monitor plus the series'
-    labels, so a later poll that sees the same anomaly finds this incident.
+    labels, so a later poll that detects the same anomaly finds this incident.
     """
 
     # NaN stays NaN through JSON: an incident from Alertmanager has no baseline numbers.

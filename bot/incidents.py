@@ -106,17 +106,20 @@ def record_normal(store: Store, *, fingerprint: str, evaluation: Evaluation, now
     if incident_id is None:
         return None
 
+    changed = False
+
     def change(current: Incident) -> Incident | None:
-        if current.recovered_at is not None:
+        nonlocal changed
+        changed = current.recovered_at is None
+        if not changed:
             return None
         return current.model_copy(update={
             "recovered_at": now, "updated_at": now, "current": evaluation.current,
             "deviation": evaluation.deviation,
         })
 
-    before = store.get_incident(incident_id)
     updated = store.update_incident(incident_id, change)
-    if updated is None or before is None or before.recovered_at is not None:
+    if updated is None or not changed:
         return None
     log.info("incident %s back within baseline", updated.id)
     return updated

@@ -6,6 +6,8 @@ Everything goes through the outbox, in order per incident:
              delivery, posted once and then updated in place (`chat.update`)
     post     a thread reply (a playbook step, or a line saying who did what)
     chart    the metric's chart image, rendered at delivery and uploaded into the thread
+    hypotheses  the ranked hypotheses with their buttons, posted once and then updated
+    image    another PNG for the thread, such as the dimension heatmap
 
 Each message has a post key (`incident:<id>:card`, `incident:<id>:step:<id>`,
 ...). Before posting, the key is marked pending in Redis; after, its ts is
@@ -80,8 +82,8 @@ class Notifier:
         """Queue the card (post or update), the automatic playbook steps and the chart; deliver them.
 
         `fields` are the computed step numbers; without them no step is queued.
-        Slack errors are logged by the outbox with the incident id; what could
-        not be sent stays queued, or is queued again by the next poll.
+        The outbox logs Slack errors with the incident id. A message that could
+        not be sent stays queued, or the next poll queues it again.
         """
         self.refresh_card(incident, deliver=False)
 

@@ -199,15 +199,19 @@ class Poller:
     def _note_normal(self, series_fingerprint: str, evaluation: Evaluation, *, now: float,
                      report: PollReport) -> None:
         """Mark the series' open incident as back within its baseline, and update its card."""
-        owner = self.store.open_incident_id(series_fingerprint)
-        owner_incident = self.store.get_incident(owner) if owner else None
-        if owner_incident is not None and owner_incident.fingerprint != series_fingerprint:
-            return  # a grouped series: its group's card follows the first series
+        if self._grouped_into_other(series_fingerprint):
+            return
         recovered = incidents.record_normal(self.store, fingerprint=series_fingerprint,
                                             evaluation=evaluation, now=now)
         if recovered is not None:
             report.updated.append(recovered.id)
             self.notifier.publish(recovered, now=now)
+
+    def _grouped_into_other(self, fingerprint: str) -> bool:
+        """Whether the series points at another series' incident; that card follows the first series only."""
+        owner_id = self.store.open_incident_id(fingerprint)
+        owner = self.store.get_incident(owner_id) if owner_id else None
+        return owner is not None and owner.fingerprint != fingerprint
 
     def _post_analysis(self, incident: Incident, analysis: RootCause) -> None:
         """Post the ranked hypotheses with their buttons, and the dimension heatmap image."""
@@ -222,11 +226,8 @@ class Poller:
     def _may_alert(self, monitor: Monitor, window: Series, fingerprint: str, evaluation: Evaluation, *,
                    now: float, report: PollReport) -> bool:
         """Apply grouping and suppression before a new incident opens; update an open one freely."""
-        owner_id = self.store.open_incident_id(fingerprint)
-        if owner_id is not None:
-            owner = self.store.get_incident(owner_id)
-            # A grouped series points at its group's incident; the card follows the first series.
-            return owner is None or owner.fingerprint == fingerprint
+        if self.store.open_incident_id(fingerprint) is not None:
+            return not self._grouped_into_other(fingerprint)
 
         decision = suppression.decide(self.store, monitor=monitor, labels=window.labels,
                                       fingerprint=fingerprint, now=now)

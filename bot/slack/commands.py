@@ -1,7 +1,7 @@
 """Parse `/anomaly` slash commands. Parsing never changes state.
 
 A malformed command raises CommandError, whose text quotes what was
-understood, says what is wrong and shows a correct example.
+understood, states what is wrong and shows a correct example.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 This is the one layer that talks to Slack's Web API. It translates
 slack_sdk's errors into SlackError and SlackRateLimited, honours Retry-After,
-and joins a public channel once when Slack answers `not_in_channel`.
+and joins a public channel once when Slack returns `not_in_channel`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ MAX_RETRY_AFTER = 30.0
 
 
 class Gateway(Protocol):
-    """What the rest of the bot needs from Slack."""
+    """The Slack operations the rest of the bot uses."""
 
     def post(
         self, channel: str, message: dict[str, Any], *, thread_ts: str | None = None,

@@ -1,4 +1,4 @@
-"""Who may resolve, escalate or reject: members of configured Slack user groups."""
+"""Permission checks: resolving, escalating and rejecting can be limited to Slack user groups."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ class Permissions:
             log.error("cannot read members of user group @%s: %s", handle, error)
             return set()
         if found is None:
-            log.error("user group @%s does not exist; nobody passes that permission check", handle)
+            log.error("user group @%s was not found; every user fails that permission check until it exists", handle)
             members: set[str] = set()
         else:
             members = set(found[1])

@@ -12,7 +12,7 @@ from bot.sources.base import Series
 class ReplaySource:
     """Serves stored series by name; a query is the name of one stored series.
 
-    The answer is the stored points inside [start, end], so a poll at a
+    The result is the stored points inside [start, end], so a poll at a
     simulated time sees only what had happened by then.
     """
 
@@ -33,7 +33,7 @@ class ReplaySource:
         self._series.setdefault(query, []).append(series)
 
     def probe(self) -> None:
-        """A replay source is always reachable."""
+        """Do nothing: a replay source is always reachable."""
 
     def fetch(self, query: str, *, start: float, end: float, step: float) -> list[Series]:
         found = []

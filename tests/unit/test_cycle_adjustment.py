@@ -7,7 +7,7 @@ import pytest
 
 from bot.poller import adjust_cycle
 from bot.sources.base import Series
-from detectors import Anomaly, Evaluation
+from detectors import Anomaly, Evaluation, tier_for
 
 
 def _evaluation(p_value: float, *, status: str = "normal") -> Evaluation:
@@ -15,7 +15,7 @@ def _evaluation(p_value: float, *, status: str = "normal") -> Evaluation:
     if status == "anomaly":
         anomaly = Anomaly(kind="spike", shape=None, direction="above", start=0.0, duration=60.0, amplitude=1.0,
                           deviation=3.5, details={})
-    tier = "high" if p_value < 0.01 else "medium" if p_value < 0.05 else "low"
+    tier = tier_for(p_value)
     return Evaluation(status=status, reason=None, detector="sigma", evaluated_at=0.0, current=1.0, expected=0.0,
                       baseline_mean=0.0, baseline_std=1.0, deviation=3.5, p_value=p_value, tier=tier,
                       anomaly=anomaly)
