@@ -10,9 +10,11 @@ bot would have seen them. The output has one row per input row, in input order:
 `timestamp,value,anomaly_score`, with the timestamp and value copied from the input. The score
 is in [0, 1] and nonzero only at anomalous rows where the bot would alert. By default a row
 scores 1 - exp(-e / 4) for its evidence e = -log10(p-value) when e exceeds the evidence of the
-last scored row, decayed with the time constant `--memory` (one day), so a lasting anomaly
-scores once and a repeat soon after needs stronger evidence. With `--memory 0` a row scores
-1 - p-value where an anomaly run's p-value reaches a new low, else 0.
+last scored row, decayed with the time constant `--memory` (one day), and within one
+anomaly run exceeds the run's last scored evidence by a fifth. So a lasting anomaly scores
+once, or again when its evidence clearly grows, and a repeat soon after needs stronger
+evidence. With `--memory 0` a row scores 1 - p-value where an anomaly run's p-value reaches a
+new low, else 0.
 
 Invalid input (a missing file, missing columns, an unparsable timestamp or value) prints a
 message naming the value and the fix, and returns exit code 2.

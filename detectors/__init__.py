@@ -74,7 +74,8 @@ Other entry points:
 - `replay(timestamps, values, settings=...)`: causal replay of one series, one evaluation per
   point; `ReplayResult.anomaly_scores()` turns it into scores in [0, 1] for backtests, and
   `anomaly_scores(memory=seconds)` scores a point only when its evidence -log10(p) beats the
-  last scored point's, decayed with that time constant.
+  last scored point's, decayed with that time constant, and within one anomaly run beats the
+  run's last scored evidence by a fifth.
 """
 
 from detectors._batch import BatchEvaluation, SigmaBank, evaluate_many

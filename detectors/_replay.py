@@ -28,6 +28,12 @@ DEFAULT_MEMORY = 86400.0
 # Evidence e maps to the score 1 - exp(-e / EVIDENCE_SCALE), so p = 1e-4 scores about 0.9.
 EVIDENCE_SCALE = 4.0
 MIN_P_VALUE = 1e-300
+# Within one anomaly run (anomalous points less than RUN_GAP seconds apart) a point scores again
+# only when its evidence is RUN_RISE times the run's last scored evidence. The bot likewise
+# updates the open incident's card as the evidence grows and opens no second incident.
+# Both were chosen on the NAB corpus (see benchmarks/README.md).
+RUN_GAP = 1800.0
+RUN_RISE = 1.2
 
 
 @dataclass(frozen=True)
@@ -52,9 +58,11 @@ class ReplayResult:
 
         With `memory` (seconds), an anomalous point's evidence is e = -log10(p). It scores
         1 - exp(-e / EVIDENCE_SCALE) when e exceeds the evidence of the last scored point,
-        decayed by exp(-elapsed / memory), else 0. So a lasting anomaly scores once, and a
-        second alert soon after needs stronger evidence than the first, as the bot keeps an
-        incident open and suppresses repeats. Raises ValueError when `evaluated_at` is None.
+        decayed by exp(-elapsed / memory), and, inside the same anomaly run, RUN_RISE times
+        the run's last scored evidence; else 0. So a lasting anomaly scores once, or again
+        when its evidence clearly grows. A second alert soon after needs stronger evidence
+        than the first, as the bot keeps an incident open and suppresses repeats. Raises
+        ValueError when `evaluated_at` is None.
         """
         if memory is None:
             return self._run_scores()
@@ -66,13 +74,19 @@ class ReplayResult:
         scores = np.zeros(self.status.size)
         remembered = 0.0
         remembered_at = -math.inf
+        run_scored = 0.0
+        last_anomaly_at = -math.inf
         order = np.argsort(self.evaluated_at, kind="stable")
         for index in order[self.status[order] == "anomaly"]:
             now = float(self.evaluated_at[index])
+            if now - last_anomaly_at > RUN_GAP:
+                run_scored = 0.0
+            last_anomaly_at = now
+
             decayed = remembered * math.exp(-(now - remembered_at) / memory)
-            if evidence[index] > decayed:
+            if evidence[index] > max(decayed, RUN_RISE * run_scored):
                 scores[index] = 1.0 - math.exp(-evidence[index] / EVIDENCE_SCALE)
-                remembered = float(evidence[index])
+                remembered = run_scored = float(evidence[index])
                 remembered_at = now
         return scores
 
