@@ -54,7 +54,7 @@ _MONITOR_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 class DetectorConfig(BaseModel):
     """Detector settings of one monitor; durations in the file, seconds here."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     name: str = "sigma"
     window: Duration = 300.0
@@ -71,6 +71,10 @@ class DetectorConfig(BaseModel):
     min_tier: Literal["high", "medium"] = "medium"
     # A query with many series tiers on p-values adjusted across them (false discovery rate).
     p_adjustment: Literal["benjamini-hochberg", "none"] = "benjamini-hochberg"
+    # "conservative" keeps p-values near 1e-5 calibrated, for queries with hundreds of series.
+    tail: Literal["point", "conservative"] = "point"
+    # As Prometheus's `for`: a series must stay anomalous this long before an incident opens.
+    for_: Duration = Field(default=0.0, alias="for")
 
     @field_validator("name")
     @classmethod
@@ -104,6 +108,7 @@ class DetectorConfig(BaseModel):
             "seasonality": self.seasonality,
             "timezone": self.timezone,
             "capacity": self.capacity,
+            "tail": self.tail,
         }
         if self.threshold is not None:
             overrides["threshold"] = self.threshold

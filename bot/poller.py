@@ -52,6 +52,7 @@ class PollReport:
     updated: list[str] = field(default_factory=list)
     silenced: list[str] = field(default_factory=list)
     suppressed: list[tuple[str, str]] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
     skipped: str | None = None
 
 
@@ -151,7 +152,10 @@ class Poller:
         )
         if alerting:
             self._alert(monitor, window, series_fingerprint, evaluation, now=now, report=report)
-        elif evaluation.status == "skipped":
+            return
+
+        self.store.redis.delete(self._pending_key(series_fingerprint))
+        if evaluation.status == "skipped":
             _log_skip(monitor.name, series_fingerprint, evaluation.reason, points=int(window.timestamps.size))
         else:
             self._note_normal(series_fingerprint, evaluation, now=now, report=report)
@@ -165,6 +169,8 @@ class Poller:
             log.info("monitor %s series %s: anomaly not alerted, silenced by %s until %.0f",
                      monitor.name, series_fingerprint, silence.id, silence.until)
             report.silenced.append(series_fingerprint)
+            return
+        if not self._lasted(monitor, series_fingerprint, now=now, report=report):
             return
         if not self._may_alert(monitor, window, series_fingerprint, evaluation, now=now, report=report):
             return
@@ -195,6 +201,32 @@ class Poller:
             self._post_analysis(incident, analysis)
         if created and self.responder is not None:
             self.responder.on_opened(incident, now=now)
+
+    def _pending_key(self, fingerprint: str) -> str:
+        return self.store.key("pending", fingerprint)
+
+    def _lasted(self, monitor: Monitor, fingerprint: str, *, now: float, report: PollReport) -> bool:
+        """Apply the monitor's `for`: whether the series has been alerting that long, or has an open incident.
+
+        The time of the first alerting evaluation is kept in Redis, so a restart does not
+        restart the count. Any evaluation that does not alert clears it (see `_act`), and so
+        does a gap of more than three poll intervals without one.
+        """
+        hold = monitor.detector.for_
+        if hold <= 0.0 or self.store.open_incident_id(fingerprint) is not None:
+            return True
+
+        key = self._pending_key(fingerprint)
+        expiry = int((hold + 3 * monitor.interval) * 1000)
+        self.store.redis.set(key, repr(now), nx=True, px=expiry)
+        self.store.redis.pexpire(key, expiry)
+        since = float(self.store.redis.get(key) or now)
+        if now - since >= hold:
+            return True
+        report.pending.append(fingerprint)
+        log.info("monitor %s series %s: anomalous for %.0fs of its %.0fs `for`, no incident yet",
+                 monitor.name, fingerprint, now - since, hold)
+        return False
 
     def _note_normal(self, series_fingerprint: str, evaluation: Evaluation, *, now: float,
                      report: PollReport) -> None:

@@ -44,7 +44,7 @@ def fit_agile(split: SeriesSplit, settings: DetectorSettings) -> LevelModel | No
         times, standardised, times - settings.window - span, times - settings.window
     )
     usable = (times - settings.window - span >= split.baseline_start) & (window_counts > 0) & (level_counts > 0)
-    null = NullDistribution(window_means[usable] - level_means[usable])
+    null = NullDistribution(window_means[usable] - level_means[usable], conservative=settings.conservative_tail)
     return replace(
         model,
         null_mean=null,

@@ -77,7 +77,7 @@ class SigmaBank:
                 "min_fraction > 0 is not supported by the batch detector: use detectors.evaluate per series"
             )
         self.settings = settings
-        self.conservative_tail = conservative_tail
+        self.conservative_tail = conservative_tail or settings.conservative_tail
         self.step = float(step)
         self.series = int(series)
         self.window_steps = max(1, round(settings.window / step))

@@ -111,7 +111,8 @@ def build_level_model(
             width=settings.window,
             earliest_start=split.baseline_start,
             min_points=min_points,
-        )
+        ),
+        conservative=settings.conservative_tail,
     )
     null_high = null_low = None
     if settings.min_fraction > 0.0:
@@ -123,8 +124,8 @@ def build_level_model(
             min_points=min_points,
             fraction=settings.min_fraction,
         )
-        null_high = NullDistribution(high)
-        null_low = NullDistribution(low)
+        null_high = NullDistribution(high, conservative=settings.conservative_tail)
+        null_low = NullDistribution(low, conservative=settings.conservative_tail)
     mean, std = baseline_moments(split)
     return LevelModel(
         expected_at=expected_at,

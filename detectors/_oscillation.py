@@ -98,7 +98,7 @@ def fit_oscillation(split: SeriesSplit, settings: DetectorSettings) -> Oscillati
         points=points,
         frequencies=frequencies,
         reference=reference,
-        null=NullDistribution(ratios),
+        null=NullDistribution(ratios, conservative=settings.conservative_tail),
         ratio_mean=float(np.mean(ratios)),
         ratio_std=ratio_std,
         baseline_mean=mean,

@@ -55,12 +55,15 @@ class NullDistribution:
     Built once per baseline, then queried for any number of observed statistics.
     """
 
-    def __init__(self, sample: np.ndarray) -> None:
-        finite = np.asarray(sample, dtype=np.float64)
-        self.sorted = np.sort(finite[np.isfinite(finite)])
+    def __init__(self, sample: np.ndarray, *, conservative: bool = False) -> None:
+        """`sample` in time order; `conservative` selects the conservative tail fit (see above)."""
+        values = np.asarray(sample, dtype=np.float64)
+        finite = values[np.isfinite(values)]
+        self.sorted = np.sort(finite)
         self.size = int(self.sorted.size)
-        self._upper = _fit_tail(self.sorted)
-        self._lower = _fit_tail(-self.sorted[::-1])
+        self.tail_count = tail_size(self.size, conservative=conservative)
+        self._upper = _fit_tail(self.sorted, self.tail_count, values if conservative else None)
+        self._lower = _fit_tail(-self.sorted[::-1], self.tail_count, -values if conservative else None)
 
     @property
     def is_usable(self) -> bool:
@@ -70,12 +73,12 @@ class NullDistribution:
     def upper_p(self, observed: float) -> float:
         """Return P(statistic >= observed)."""
         exceeding = self.size - int(np.searchsorted(self.sorted, observed, side="left"))
-        return _tail_p(self._upper, exceeding, self.size, observed)
+        return _tail_p(self._upper, exceeding, self.size, observed, self.tail_count)
 
     def lower_p(self, observed: float) -> float:
         """Return P(statistic <= observed)."""
         exceeding = int(np.searchsorted(self.sorted, observed, side="right"))
-        return _tail_p(self._lower, exceeding, self.size, -observed)
+        return _tail_p(self._lower, exceeding, self.size, -observed, self.tail_count)
 
     def p_value(self, observed: float, direction: str) -> float:
         """Return the p-value for "above", "below" or "both".
@@ -132,28 +135,34 @@ def count_clusters(positions: np.ndarray) -> int:
     return 1 + int(np.count_nonzero(np.diff(np.sort(positions)) > 1))
 
 
-def _fit_tail(ascending: np.ndarray) -> _Tail | None:
-    """Fit the upper tail of an ascending sample, or return None when it is too small."""
+def _fit_tail(ascending: np.ndarray, count: int, in_time_order: np.ndarray | None) -> _Tail | None:
+    """Fit the upper tail to the `count` largest values, or return None when the sample is too small.
+
+    With `in_time_order` (the same sample, unsorted), the fit is the conservative one: the
+    shape is raised for the number of runs of exceedances adjacent in time.
+    """
     size = ascending.size
-    count = tail_size(size)
     if size < 2 * count:
         return None
     # The threshold is the (count + 1)-th largest value, the exceedances the values above.
     threshold = float(ascending[size - count - 1])
     excess = ascending[size - count :] - threshold
-    shape, scale = fit_generalised_pareto(excess)
+    clusters = None
+    if in_time_order is not None:
+        clusters = count_clusters(np.flatnonzero(in_time_order > threshold))
+    shape, scale = fit_generalised_pareto(excess, clusters=clusters)
     if scale <= 0.0:
         return None
     return _Tail(threshold, shape, scale, count / (1.0 + size))
 
 
-def _tail_p(tail: _Tail | None, exceeding: int, size: int, observed: float) -> float:
+def _tail_p(tail: _Tail | None, exceeding: int, size: int, observed: float, count: int) -> float:
     """Return the empirical p-value, or the fitted tail's beyond the tail threshold.
 
-    `observed` is on the tail's side: negated for the lower tail.
+    `observed` is on the tail's side: negated for the lower tail; `count` is the tail's size.
     """
     empirical = (1.0 + exceeding) / (1.0 + size)
-    if tail is None or exceeding >= tail_size(size):
+    if tail is None or exceeding >= count:
         return empirical
     return tail.probability * pareto_survival(observed - tail.threshold, tail.shape, tail.scale)
 

@@ -24,6 +24,8 @@ DETECTOR_NAMES: tuple[str, ...] = (
 
 DIRECTIONS = ("above", "below", "both")
 SEASONALITIES = ("auto", "daily", "weekly", "none")
+# Fits of the p-values' tail beyond the baseline's null sample (see detectors._pvalues).
+TAILS = ("point", "conservative")
 
 # Bound that each detector uses when built with `DetectorSettings.for_detector`: sigma for the
 # mean-based detectors, k times the MAD scale for `mad`, k times the IQR for `iqr`.
@@ -57,6 +59,11 @@ class DetectorSettings:
     `DetectorSettings.for_detector(name)` starts from that detector's own defaults.
     `min_fraction` = 0 tests the window mean. Above 0, the window counts as anomalous only
     when at least that fraction of its points lies beyond the bound.
+
+    `tail` = "point" extrapolates p-values beyond the null sample with the point estimate of
+    the Pareto tail's shape; "conservative" fits the far tail and raises the shape by its
+    standard error, which keeps p-values near 1e-5 calibrated. Use it for queries with hundreds
+    of series or more, whose Benjamini-Hochberg adjustment needs p-values that far out.
     """
 
     detector: str = "sigma"
@@ -71,11 +78,13 @@ class DetectorSettings:
     seasonality: str = "auto"
     timezone: str = "UTC"
     capacity: float | None = None
+    tail: str = "point"
 
     def __post_init__(self) -> None:
         _check_choice("detector", self.detector, DETECTOR_NAMES)
         _check_choice("direction", self.direction, DIRECTIONS)
         _check_choice("seasonality", self.seasonality, SEASONALITIES)
+        _check_choice("tail", self.tail, TAILS)
         _check_positive("window", self.window)
         _check_positive("baseline", self.baseline)
         _check_positive("threshold", self.threshold)
@@ -112,6 +121,11 @@ class DetectorSettings:
             defaults["lower_threshold"] = DEFAULT_LOWER_THRESHOLDS[detector]
         defaults.update(overrides)
         return cls(**defaults)  # type: ignore[arg-type]
+
+    @property
+    def conservative_tail(self) -> bool:
+        """Whether p-values beyond the null sample use the conservative tail fit."""
+        return self.tail == "conservative"
 
     @property
     def lower_bound(self) -> float:

@@ -96,7 +96,7 @@ def fit_trend(split: SeriesSplit, settings: DetectorSettings) -> TrendModel | No
         return None
     return TrendModel(
         expected_at=profile.expected_at,
-        null=NullDistribution(slopes),
+        null=NullDistribution(slopes, conservative=settings.conservative_tail),
         slope_mean=slope_mean,
         slope_std=slope_std,
         baseline_mean=mean,

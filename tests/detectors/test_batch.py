@@ -204,3 +204,26 @@ def test_count_clusters_of_runs():
     assert tail_size(40_000, conservative=True) == 200
     assert tail_size(40_000) == 2000
     assert tail_size(100, conservative=True) == 10
+
+
+def test_conservative_tail_setting_matches_bank_and_raises_far_p_values():
+    times, values = grid_history(series=4)
+    values[:, -5:] += np.array([0.0, 5.0, 8.0, 12.0])[:, None]
+    conservative = SETTINGS.with_changes(tail="conservative")
+    bank = SigmaBank.from_history(times, values, settings=conservative).evaluate()
+
+    for row in range(4):
+        point = evaluate(times, values[row], now=times[-1], settings=SETTINGS)
+        careful = evaluate(times, values[row], now=times[-1], settings=conservative)
+
+        # The bank keeps its window means in float32.
+        assert careful.p_value == pytest.approx(bank.p_value[row], rel=1e-4)
+        if point.p_value < 1e-4:
+            assert careful.p_value > point.p_value
+        if point.p_value > 0.2:
+            assert careful.p_value == pytest.approx(point.p_value)
+
+
+def test_tail_setting_rejects_unknown_name():
+    with pytest.raises(ValueError, match="unknown tail 'heavy': use one of point, conservative"):
+        DetectorSettings(tail="heavy")

@@ -212,3 +212,35 @@ def test_p1_notifies_owning_team(world, slack):
     thread = [reply["text"] for reply in slack.replies("alerts", incident.card_ts)]
     assert any(text.startswith("P1: <!subteam^") and "please take a look" in text for text in thread), thread
     assert incident.war_room is None
+
+
+def test_for_holds_a_burst_and_opens_a_lasting_anomaly(world, slack):
+    store, monitors, source, poller = world
+    rng = np.random.default_rng(7)
+    source.add("cpu", *_series(rng, spikes=[(T_END, T_END + 2 * MINUTE)]), labels={"instance": "burst"})
+    source.add("cpu", *_series(rng, spikes=[(T_END, T_END + 20 * MINUTE)]), labels={"instance": "lasting"})
+    base = monitors["cpu"]
+    monitor = base.model_copy(update={"detector": base.detector.model_copy(update={"for_": 300.0})})
+
+    reports = _poll(poller, monitor, T_END - 2 * MINUTE, T_END + 12 * MINUTE)
+
+    opened = [(report.now, incident_id) for report in reports for incident_id in report.opened]
+    pending = {fingerprint for report in reports for fingerprint in report.pending}
+    # The lasting shift alerts from the first spiked minute on and opens 5 minutes later;
+    # the 2-minute burst leaves the 3-minute window before its 5 minutes are up.
+    assert [now for now, _ in opened] == [T_END + 5 * MINUTE]
+    (incident_id,) = [incident_id for _, incident_id in opened]
+    assert store.get_incident(incident_id).labels["instance"] == "lasting"
+    assert len(pending) == 2
+    assert all(store.redis.get(store.key("pending", fingerprint)) is None
+               for fingerprint in pending if fingerprint != store.get_incident(incident_id).fingerprint)
+
+
+def test_for_parsed_from_the_monitors_file():
+    plain = "detector: {window: 3m, baseline: 2d}\n"
+    text = MONITORS.replace(plain, plain.replace("2d}", "2d, for: 5m}"), 1)
+
+    with_for, without_for, _ = parse_monitors(text).monitors
+
+    assert with_for.detector.for_ == 300.0
+    assert without_for.detector.for_ == 0.0

@@ -147,3 +147,18 @@ def test_missing_file_names_setting(tmp_path):
     with pytest.raises(ConfigError) as caught:
         load_monitors(tmp_path / "nope.yml")
     assert "file not found; check the path (the service reads it from MONITORS_FILE)" in caught.value.problems[0]
+
+
+@pytest.mark.parametrize(
+    ("detector", "expected"),
+    [
+        ("{for: soon}", "field 'detector.for': 'soon' is not a duration; use a number with a unit"),
+        ("{tail: heavy}", "field 'detector.tail': 'heavy' is not allowed; use one of 'point' or 'conservative'"),
+    ],
+)
+def test_bad_for_and_tail_named(detector, expected):
+    problems = _problems(
+        f"monitors:\n  - {{name: api-cpu, source: prometheus, query: up, channel: '#a', detector: {detector}}}\n"
+    )
+    assert len(problems) == 1
+    assert expected in problems[0]
