@@ -31,7 +31,7 @@ from bot.sources.base import Series, Source, fingerprint
 from bot.step_context import context_fields
 from bot.store import LockBusy, Store
 from bot.telemetry import EVALUATIONS, INCIDENTS_OPENED, POLL_SECONDS, POLLS
-from detectors import Evaluation, adjust_p_values, evaluate, tier_for
+from detectors import Evaluation, Exclusions, adjust_p_values, evaluate, tier_for
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +139,21 @@ class Poller:
         series_fingerprint = fingerprint(monitor.name, fresh.labels)
         window = _merge(self.store.load_series(monitor.name, series_fingerprint), fresh, oldest=oldest)
         self.store.save_series(monitor.name, series_fingerprint, window)
-        evaluation = evaluate(window.timestamps, window.values, now=now,
-                              settings=monitor.detector.to_settings())
+
+        settings = monitor.detector.to_settings()
+        excluded_key = self.store.key("excluded", monitor.name, series_fingerprint)
+        exclusions = Exclusions.from_json(self.store.redis.get(excluded_key))
+        evaluation = evaluate(window.timestamps, window.values, now=now, settings=settings,
+                              excluded=exclusions.excluded())
+
+        # Points of a strong, short anomaly stay out of later baselines (see detectors._exclusions).
+        seen_first = fresh.timestamps[(fresh.timestamps > now - settings.window) & np.isfinite(fresh.values)]
+        had_exclusions = bool(exclusions.times or exclusions.run)
+        exclusions.record(evaluation, seen_first, oldest=oldest)
+        if exclusions.times or exclusions.run:
+            self.store.redis.set(excluded_key, exclusions.to_json(), px=int(monitor.history_span() * 1000))
+        elif had_exclusions:
+            self.store.redis.delete(excluded_key)
         return series_fingerprint, window, evaluation
 
     def _act(self, monitor: Monitor, window: Series, series_fingerprint: str, evaluation: Evaluation, *,

@@ -71,8 +71,11 @@ Other entry points:
   re-levelled to the last day's median at each rebuild. `conservative_tail=True` on either
   bank gives larger p-values beyond the null sample, closer to calibrated at the 1e-5 that
   Benjamini-Hochberg over thousands of series needs (see `detectors._pvalues`).
+- `Exclusions` and `evaluate(..., excluded=...)`: the points of a strong, short anomaly
+  (p under 1e-4, under 2 hours) stay out of later baselines, so a second spike of the same
+  size is not hidden by the first.
 - `replay(timestamps, values, settings=...)`: causal replay of one series, one evaluation per
-  point; `ReplayResult.anomaly_scores()` turns it into scores in [0, 1] for backtests, and
+  point, with exclusions; `ReplayResult.anomaly_scores()` turns it into scores in [0, 1] for backtests, and
   `anomaly_scores(memory=seconds)` scores a point only when its evidence -log10(p) beats the
   last scored point's, decayed with that time constant, and within one anomaly run beats the
   run's last scored evidence by a fifth.
@@ -81,6 +84,7 @@ Other entry points:
 from detectors._batch import BatchEvaluation, SigmaBank, evaluate_many
 from detectors._batch_seasonal import SeasonalBank
 from detectors._engine import evaluate
+from detectors._exclusions import Exclusions
 from detectors._pvalues import adjust_p_values
 from detectors._replay import ReplayResult, replay
 from detectors._results import Anomaly, Evaluation, tier_for
@@ -92,6 +96,7 @@ __all__ = [
     "BatchEvaluation",
     "DetectorSettings",
     "Evaluation",
+    "Exclusions",
     "ReplayResult",
     "SeasonalBank",
     "SigmaBank",

@@ -15,12 +15,13 @@ import numpy as np
 
 from detectors._agile import evaluate_agile, fit_agile
 from detectors._ensemble import evaluate_ensemble, fit_ensemble
+from detectors._exclusions import without_excluded
 from detectors._level import check_history, evaluate_level, no_variance
 from detectors._oscillation import evaluate_oscillation, fit_oscillation
 from detectors._results import Evaluation
 from detectors._robust import fit_iqr, fit_mad
 from detectors._seasonal import fit_seasonal
-from detectors._series import SeriesSplit, split_series
+from detectors._series import SeriesSplit, split_clean, split_series
 from detectors._settings import DetectorSettings
 from detectors._sigma import fit_sigma
 from detectors._trend import evaluate_trend, fit_trend
@@ -84,6 +85,16 @@ def fit_model(split: SeriesSplit, settings: DetectorSettings) -> Evaluation | An
     return model
 
 
+def baseline_split(split: SeriesSplit, settings: DetectorSettings, excluded: np.ndarray | None) -> SeriesSplit:
+    """Return the split to fit on: `split` without the excluded points of its baseline."""
+    if excluded is None or excluded.size == 0:
+        return split
+    times, values = without_excluded(split.times, split.values, excluded)
+    if times.size == split.times.size:
+        return split
+    return split_clean(times, values, now=split.now, settings=settings)
+
+
 def test_window(split: SeriesSplit, settings: DetectorSettings, model: Any) -> Evaluation:
     """Evaluate the split's alert window with a model fitted earlier by `fit_model`."""
     name = settings.detector
@@ -100,15 +111,17 @@ def evaluate(
     *,
     now: float,
     settings: DetectorSettings = _DEFAULT_SETTINGS,
+    excluded: np.ndarray | None = None,
 ) -> Evaluation:
     """Evaluate the alert window that ends at `now` against its baseline.
 
     `timestamps` are ascending unix seconds, possibly irregular. `values` may contain NaN,
-    +Inf or -Inf, which count as missing. Points after `now` are ignored. Raises ValueError
-    when the arrays differ in shape or the timestamps are not ascending.
+    +Inf or -Inf, which count as missing. Points after `now` are ignored. `excluded` lists
+    timestamps to leave out of the baseline (see `Exclusions`). Raises ValueError when the
+    arrays differ in shape or the timestamps are not ascending.
     """
     split = split_series(timestamps, values, now=now, settings=settings)
-    model = fit_model(split, settings)
+    model = fit_model(baseline_split(split, settings, excluded), settings)
     if isinstance(model, Evaluation):
         return model
     return test_window(split, settings, model)

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detectors._engine import fit_model, test_window
+from detectors._engine import baseline_split, fit_model, test_window
+from detectors._exclusions import Exclusions
 from detectors._results import Evaluation
 from detectors._series import as_series, split_clean
 from detectors._settings import DetectorSettings
@@ -133,12 +134,13 @@ def replay(
 
     model: object = None
     fitted_at = -math.inf
+    exclusions = Exclusions()
     for index in range(count):
         now = float(times[index])
         known = int(np.searchsorted(clean_times, now, side="right"))
         split = split_clean(clean_times[:known], clean_values[:known], now=now, settings=settings)
         if model is None or now - fitted_at >= refit_interval:
-            model = fit_model(split, settings)
+            model = fit_model(baseline_split(split, settings, exclusions.excluded()), settings)
             fitted_at = now
         if isinstance(model, Evaluation):
             result = model
@@ -147,6 +149,11 @@ def replay(
                 model = None
         else:
             result = test_window(split, settings, model)
+
+        # The row's own point is the one this evaluation sees first.
+        own_point = times[index : index + 1] if np.isfinite(points[index]) else times[:0]
+        oldest = now - settings.window - settings.baseline_offset - settings.baseline
+        exclusions.record(result, own_point, oldest=oldest)
 
         status[index] = result.status
         p_values[index] = result.p_value

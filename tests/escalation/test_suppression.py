@@ -21,6 +21,7 @@ from bot.severity import load_policy
 from bot.slack.gateway import WebGateway
 from bot.sources.replay import ReplaySource
 from bot.store import Store
+from detectors import Exclusions
 
 MINUTE = 60.0
 T_END = 1_800_000_000.0
@@ -244,3 +245,22 @@ def test_for_parsed_from_the_monitors_file():
 
     assert with_for.detector.for_ == 300.0
     assert without_for.detector.for_ == 0.0
+
+
+def test_strong_spike_kept_out_of_later_baselines(world):
+    store, monitors, source, poller = world
+    rng = np.random.default_rng(9)
+    spike = (T_END, T_END + 10 * MINUTE)
+    source.add("cpu", *_series(rng, spikes=[spike]), labels={"instance": "a"})
+    monitor = monitors["cpu"]
+
+    reports = _poll(poller, monitor, T_END - 2 * MINUTE, T_END + 16 * MINUTE)
+
+    (incident_id,) = [incident_id for report in reports for incident_id in report.opened]
+    fingerprint = store.get_incident(incident_id).fingerprint
+    stored = Exclusions.from_json(store.redis.get(store.key("excluded", "cpu", fingerprint)))
+    # Every spiked minute, and none before it; the run ended when the window was clean again.
+    assert stored.run == []
+    assert stored.times[0] == T_END
+    assert set(np.arange(T_END, T_END + 10 * MINUTE, MINUTE)) <= set(stored.times)
+    assert stored.times[-1] < T_END + 13 * MINUTE
