@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from bot.durations import parse_duration
 from detectors import DETECTOR_NAMES, DetectorSettings, replay
 from detectors._replay import DEFAULT_MEMORY
 
@@ -120,7 +121,7 @@ def main(argv: Sequence[str]) -> int:
         return EXIT_INVALID_INPUT
     alerts = int(np.count_nonzero(scores > 0.0))
     print(
-        f"backtest: wrote {count} rows to {options.out} "
+        f"backtest: wrote {count} row(s) to {options.out} "
         f"({alerts} rows open or strengthen an anomaly, detector {settings.detector})",
         file=sys.stderr,
     )
@@ -205,7 +206,7 @@ def parse_value(text: str, *, path: Path, line: int) -> float:
 def write_scores(path: Path, series: Series, scores: np.ndarray) -> None:
     """Write `timestamp,value,anomaly_score`, one row per input row."""
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["timestamp", "value", "anomaly_score"])
         for stamp, value, score in zip(series.timestamp_text, series.value_text, scores, strict=True):
             writer.writerow([stamp, value, f"{score:.6g}"])
@@ -224,8 +225,10 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_DETECTOR,
         help=f"detector to replay (default: {DEFAULT_DETECTOR})",
     )
-    parser.add_argument("--window", type=float, help="alert window in seconds (default: 300)")
-    parser.add_argument("--baseline", type=float, help="baseline length in seconds (default: 604800, 7 days)")
+    parser.add_argument("--window", type=_duration, help="alert window: seconds or a duration such as 5m (default: 5m)")
+    parser.add_argument(
+        "--baseline", type=_duration, help="baseline length: seconds or a duration such as 7d (default: 7d)"
+    )
     parser.add_argument("--threshold", type=float, help="bound in sigma, or k for mad and iqr (detector default)")
     parser.add_argument("--timezone", help="IANA time zone of seasonal profiles (default: UTC)")
     parser.add_argument(
@@ -244,6 +247,22 @@ def _parser() -> argparse.ArgumentParser:
         help="seconds between baseline refits during the replay (default: 3600)",
     )
     return parser
+
+
+def _duration(text: str) -> float:
+    """Parse a --window or --baseline value: seconds or a duration such as 5m or 7d."""
+    try:
+        return parse_duration(float(text) if _is_number(text) else text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _overrides(options: argparse.Namespace) -> dict[str, object]:

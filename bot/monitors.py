@@ -38,9 +38,10 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
-from bot.durations import parse_duration
+from bot.durations import format_duration, parse_duration
 from bot.errors import ConfigError
 from detectors import DETECTOR_NAMES, DetectorSettings
 
@@ -95,6 +96,25 @@ class DetectorConfig(BaseModel):
                 f"{name!r} is not a known time zone; use an IANA name such as UTC or Europe/Berlin"
             ) from None
         return name
+
+    @field_validator("window")
+    @classmethod
+    def _positive_window(cls, seconds: float) -> float:
+        if seconds <= 0:
+            raise ValueError(f"{seconds:g}s is not a window; use a duration above 0, such as 5m")
+        return seconds
+
+    @model_validator(mode="after")
+    def _window_within_baseline(self) -> DetectorConfig:
+        if self.window >= self.baseline:
+            raise ValueError(
+                f"window {format_duration(self.window)} is not shorter than baseline "
+                f"{format_duration(self.baseline)}; the baseline should hold many windows, such as window: 5m "
+                "with baseline: 7d"
+            )
+        # The detector library's own checks; their messages name the value and the fix.
+        self.to_settings()
+        return self
 
     def to_settings(self) -> DetectorSettings:
         """Return the detector library's settings; unset bounds take the detector's defaults."""

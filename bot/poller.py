@@ -18,6 +18,7 @@ import numpy as np
 
 from bot import incidents, silences, suppression
 from bot.analysis import step_fields
+from bot.banks import BankInput, SigmaBanks
 from bot.errors import SourceError
 from bot.escalation import EscalationRule
 from bot.escalation_clock import EscalationClock
@@ -38,6 +39,16 @@ log = logging.getLogger(__name__)
 # Keep this much history beyond the span one evaluation needs, so a late
 # point or a shifted grid never starves the baseline.
 HISTORY_MARGIN = 3600.0
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """One series of a poll after its fresh points were stored."""
+
+    fingerprint: str
+    window: Series
+    fresh: Series
+    exclusions: Exclusions
 
 
 @dataclass
@@ -75,6 +86,7 @@ class Poller:
         self.responder = responder
         self.clock = clock
         self.rootcause = rootcause
+        self.banks = SigmaBanks()
 
     def poll(self, monitor: Monitor, *, now: float | None = None) -> PollReport:
         """Poll `monitor` as of `now` (default: the wall clock); raise SourceError on backend failure."""
@@ -118,10 +130,12 @@ class Poller:
         fetched = source.fetch(monitor.query, start=start, end=end, step=step)
         log.info("monitor %s: fetched %d series on [%.0f, %.0f]", monitor.name, len(fetched), start, end)
 
-        evaluated = []
+        oldest = end - span - HISTORY_MARGIN
+        stored = []
         for series in fetched:
             report.fetched_points += int(series.timestamps.size)
-            evaluated.append(self._evaluate_series(monitor, series, now=now, oldest=end - span - HISTORY_MARGIN))
+            stored.append(self._store_series(monitor, series, oldest=oldest))
+        evaluated = self._evaluate_all(monitor, stored, now=now, end=end, oldest=oldest)
         if monitor.detector.p_adjustment == "benjamini-hochberg":
             evaluated = adjust_cycle(evaluated)
         for series_fingerprint, window, evaluation in evaluated:
@@ -132,29 +146,49 @@ class Poller:
         self.store.redis.set(fetched_key, repr(end))
         return report
 
-    def _evaluate_series(
-        self, monitor: Monitor, fresh: Series, *, now: float, oldest: float
-    ) -> tuple[str, Series, Evaluation]:
-        """Merge the fresh points into the stored window, save it, and evaluate it."""
+    def _store_series(self, monitor: Monitor, fresh: Series, *, oldest: float) -> _Stored:
+        """Merge the fresh points into the stored window, save it, and load its exclusions."""
         series_fingerprint = fingerprint(monitor.name, fresh.labels)
         window = _merge(self.store.load_series(monitor.name, series_fingerprint), fresh, oldest=oldest)
         self.store.save_series(monitor.name, series_fingerprint, window)
+        exclusions = Exclusions.from_json(self.store.redis.get(self._excluded_key(monitor, series_fingerprint)))
+        return _Stored(series_fingerprint, window, fresh, exclusions)
 
+    def _excluded_key(self, monitor: Monitor, fingerprint: str) -> str:
+        return self.store.key("excluded", monitor.name, fingerprint)
+
+    def _evaluate_all(self, monitor: Monitor, stored: list[_Stored], *, now: float, end: float,
+                      oldest: float) -> list[tuple[str, Series, Evaluation]]:
+        """Evaluate every series of the poll: a bank screens a large `sigma` query, the rest one by one."""
         settings = monitor.detector.to_settings()
-        excluded_key = self.store.key("excluded", monitor.name, series_fingerprint)
-        exclusions = Exclusions.from_json(self.store.redis.get(excluded_key))
-        evaluation = evaluate(window.timestamps, window.values, now=now, settings=settings,
-                              excluded=exclusions.excluded())
+        screened: list[Evaluation | None] = [None] * len(stored)
+        if self.banks.qualifies(monitor, len(stored)):
+            inputs = [BankInput(item.fingerprint, item.window, item.exclusions.excluded()) for item in stored]
+            screened = self.banks.screen(monitor, inputs, end=end, now=now)
 
-        # Points of a strong, short anomaly stay out of later baselines (see detectors._exclusions).
-        seen_first = fresh.timestamps[(fresh.timestamps > now - settings.window) & np.isfinite(fresh.values)]
+        evaluated = []
+        for item, evaluation in zip(stored, screened, strict=True):
+            if evaluation is None:
+                # At the poll's last step, so a poll a few seconds late uses the same baseline.
+                evaluation = evaluate(item.window.timestamps, item.window.values, now=end, settings=settings,
+                                      excluded=item.exclusions.excluded())
+            self._record_exclusions(monitor, item, evaluation, now=now, oldest=oldest)
+            evaluated.append((item.fingerprint, item.window, evaluation))
+        return evaluated
+
+    def _record_exclusions(self, monitor: Monitor, item: _Stored, evaluation: Evaluation, *, now: float,
+                           oldest: float) -> None:
+        """Keep a strong, short anomaly's points out of later baselines (see detectors._exclusions)."""
+        exclusions = item.exclusions
+        fresh = item.fresh
+        seen_first = fresh.timestamps[(fresh.timestamps > now - monitor.detector.window) & np.isfinite(fresh.values)]
         had_exclusions = bool(exclusions.times or exclusions.run)
         exclusions.record(evaluation, seen_first, oldest=oldest)
+        key = self._excluded_key(monitor, item.fingerprint)
         if exclusions.times or exclusions.run:
-            self.store.redis.set(excluded_key, exclusions.to_json(), px=int(monitor.history_span() * 1000))
+            self.store.redis.set(key, exclusions.to_json(), px=int(monitor.history_span() * 1000))
         elif had_exclusions:
-            self.store.redis.delete(excluded_key)
-        return series_fingerprint, window, evaluation
+            self.store.redis.delete(key)
 
     def _act(self, monitor: Monitor, window: Series, series_fingerprint: str, evaluation: Evaluation, *,
              now: float, report: PollReport) -> None:

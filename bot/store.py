@@ -14,6 +14,8 @@ loses and duplicates nothing. Key layout (all under the `prefix`):
     post:<key>                        JSON {channel, ts} of a message posted once
     post:<key>:pending                set while a post is in flight (crash recovery)
     lock:<name>                       short-lived locks between replicas
+    excluded:<monitor>:<fingerprint>  JSON of the timestamps kept out of the series' baselines
+    pending:<fingerprint>             time of the first alerting evaluation, while a `for` runs
 """
 
 from __future__ import annotations

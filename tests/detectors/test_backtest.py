@@ -113,14 +113,21 @@ def test_backtest_missing_file(tmp_path, capsys):
     assert "not found" in capsys.readouterr().err
 
 
-def test_backtest_unknown_detector(tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("option", "value", "expected"),
+    [
+        ("--detector", "nope", "invalid choice"),
+        ("--window", "5x", "argument --window: '5x' is not a duration; use a number with a unit"),
+    ],
+)
+def test_backtest_bad_argument(tmp_path, capsys, option, value, expected):
     source = tmp_path / "series.csv"
     source.write_text("timestamp,value\n1,2\n")
 
-    code = main([str(source), "--detector", "nope", "--out", str(tmp_path / "scores.csv")])
+    code = main([str(source), option, value, "--out", str(tmp_path / "scores.csv")])
 
     assert code == 2
-    assert "invalid choice" in capsys.readouterr().err
+    assert expected in capsys.readouterr().err
 
 
 def scored(status, p_values, times):
@@ -197,3 +204,19 @@ def test_backtest_rejects_negative_memory(tmp_path, capsys):
 
     assert code == 2
     assert "invalid --memory" in capsys.readouterr().err
+
+
+def test_backtest_takes_durations_and_writes_unix_line_ends(tmp_path):
+    times, values = noise_series(days=1.5)
+    source = tmp_path / "series.csv"
+    out = tmp_path / "scores.csv"
+    write_series(source, times, shifted(values, last=5, by=60.0))
+
+    code = main([str(source), "--detector", "sigma", "--baseline", "1d", "--window", "5m", "--out", str(out)])
+
+    assert code == 0
+    text = out.read_bytes()
+    assert b"\r" not in text
+    assert text.count(b"\n") == times.size + 1
+    assert float(text.splitlines()[-1].split(b",")[-1]) > 0.99
+

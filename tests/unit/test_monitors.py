@@ -154,9 +154,11 @@ def test_missing_file_names_setting(tmp_path):
     [
         ("{for: soon}", "field 'detector.for': 'soon' is not a duration; use a number with a unit"),
         ("{tail: heavy}", "field 'detector.tail': 'heavy' is not allowed; use one of 'point' or 'conservative'"),
+        ("{window: 0s}", "field 'detector.window': 0s is not a window; use a duration above 0, such as 5m"),
+        ("{window: 8d, baseline: 7d}", "field 'detector': window 8d is not shorter than baseline 7d; the baseline"),
     ],
 )
-def test_bad_for_and_tail_named(detector, expected):
+def test_bad_detector_values_named(detector, expected):
     problems = _problems(
         f"monitors:\n  - {{name: api-cpu, source: prometheus, query: up, channel: '#a', detector: {detector}}}\n"
     )
