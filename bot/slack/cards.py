@@ -88,10 +88,11 @@ def incident_card(incident: Incident, *, now: float, budget: float) -> Message:
     if incident.status != "resolved":
         blocks.append({"type": "actions", "block_id": f"incident:{incident.id}", "elements": _actions(incident)})
 
+    # The deviation is the latest evaluation's, the p-value the strongest so far, as on the card.
     text = (
         f"{incident.severity} {incident.tier} confidence {incident.kind} on {incident.title}: "
-        f"{format_number(incident.current)} against {format_number(incident.expected)} "
-        f"({incident.deviation:+.2f}σ, {format_p(incident.p_value)})"
+        f"now {format_number(incident.current)} against {format_number(incident.expected)} "
+        f"({incident.deviation:+.2f}σ), strongest {format_p(incident.p_value)}"
     )
     return _message(text, blocks)
 
