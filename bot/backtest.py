@@ -96,6 +96,8 @@ def main(argv: Sequence[str]) -> int:
     except InputError as error:
         print(f"backtest: error: {error}", file=sys.stderr)
         return EXIT_INVALID_INPUT
+    for note in order_notes(series.timestamps):
+        print(f"backtest: note: {options.file}: {note}", file=sys.stderr)
 
     count = series.timestamps.size
     with tqdm(
@@ -128,6 +130,21 @@ def main(argv: Sequence[str]) -> int:
     return 0
 
 
+def order_notes(timestamps: np.ndarray) -> list[str]:
+    """Return notes on rows out of time order and on repeated timestamps, which the replay accepts."""
+    notes = []
+    earlier = int(np.count_nonzero(timestamps[1:] < np.maximum.accumulate(timestamps)[:-1]))
+    if earlier:
+        notes.append(f"{earlier} row(s) are earlier than a row above them; they are evaluated in time order")
+    repeated = int(timestamps.size - np.unique(timestamps).size)
+    if repeated:
+        notes.append(
+            f"{repeated} row(s) repeat an earlier timestamp; each is evaluated with every point up to that "
+            "time, so repeats see each other"
+        )
+    return notes
+
+
 def read_series(path: Path) -> Series:
     """Read and parse the `timestamp,value` CSV file. Raises InputError on invalid input."""
     try:
@@ -153,6 +170,11 @@ def read_series(path: Path) -> Series:
         value_text: list[str] = []
         for row in reader:
             line = reader.line_num
+            if row.get(None):
+                raise InputError(
+                    f"{path}, line {line}: {len(row[None])} more field(s) than the header's "
+                    f"{len(columns)}: quote values that contain a comma, or add the column to the header"
+                )
             stamp = (row.get("timestamp") or "").strip()
             raw_value = (row.get("value") or "").strip()
             timestamps.append(parse_timestamp(stamp, path=path, line=line))

@@ -49,6 +49,9 @@ SOURCE_TYPES = ("prometheus", "datadog", "atlas", "replay")
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
+# Detectors that fit a daily or weekly profile, and so read `seasonality`.
+SEASONAL_DETECTORS = ("seasonal", "ensemble", "trend", "agile", "robust")
+
 _MONITOR_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 
 
@@ -111,6 +114,11 @@ class DetectorConfig(BaseModel):
                 f"window {format_duration(self.window)} is not shorter than baseline "
                 f"{format_duration(self.baseline)}; the baseline should hold many windows, such as window: 5m "
                 "with baseline: 7d"
+            )
+        if self.seasonality != "auto" and self.name not in SEASONAL_DETECTORS:
+            raise ValueError(
+                f"seasonality {self.seasonality!r} has no effect on the {self.name} detector; remove it, "
+                f"or use a detector with a seasonal profile: {', '.join(SEASONAL_DETECTORS)}"
             )
         # The detector library's own checks; their messages name the value and the fix.
         self.to_settings()

@@ -220,3 +220,26 @@ def test_backtest_takes_durations_and_writes_unix_line_ends(tmp_path):
     assert text.count(b"\n") == times.size + 1
     assert float(text.splitlines()[-1].split(b",")[-1]) > 0.99
 
+
+
+def test_backtest_notes_rows_out_of_order(tmp_path, capsys):
+    source = tmp_path / "series.csv"
+    source.write_text("timestamp,value\n3,1\n1,2\n1,3\n2,4\n")
+
+    code = main([str(source), "--out", str(tmp_path / "scores.csv")])
+
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "3 row(s) are earlier than a row above them; they are evaluated in time order" in err
+    assert "1 row(s) repeat an earlier timestamp" in err
+
+
+def test_backtest_rejects_row_with_extra_field(tmp_path, capsys):
+    source = tmp_path / "series.csv"
+    source.write_text("timestamp,value\n1,2\n2,3,4\n")
+
+    code = main([str(source), "--out", str(tmp_path / "scores.csv")])
+
+    assert code == 2
+    assert "line 3: 1 more field(s) than the header's 2: quote values that contain a comma" in capsys.readouterr().err
+    assert not (tmp_path / "scores.csv").exists()

@@ -156,6 +156,8 @@ def test_missing_file_names_setting(tmp_path):
         ("{tail: heavy}", "field 'detector.tail': 'heavy' is not allowed; use one of 'point' or 'conservative'"),
         ("{window: 0s}", "field 'detector.window': 0s is not a window; use a duration above 0, such as 5m"),
         ("{window: 8d, baseline: 7d}", "field 'detector': window 8d is not shorter than baseline 7d; the baseline"),
+        ("{name: sigma, seasonality: weekly}", "field 'detector': seasonality 'weekly' has no effect on the sigma "
+         "detector; remove it, or use a detector with a seasonal profile: seasonal, ensemble, trend, agile, robust"),
     ],
 )
 def test_bad_detector_values_named(detector, expected):
