@@ -201,7 +201,8 @@ class Poller:
             self._alert(monitor, window, series_fingerprint, evaluation, now=now, report=report)
             return
 
-        self.store.redis.delete(self._pending_key(series_fingerprint))
+        if monitor.detector.for_ > 0.0:
+            self.store.redis.delete(self._pending_key(series_fingerprint))
         if evaluation.status == "skipped":
             _log_skip(monitor.name, series_fingerprint, evaluation.reason, points=int(window.timestamps.size))
         else:
