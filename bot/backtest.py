@@ -37,6 +37,7 @@ from tqdm import tqdm
 from bot.durations import parse_duration
 from detectors import DETECTOR_NAMES, DetectorSettings, replay
 from detectors._replay import DEFAULT_MEMORY
+from detectors._settings import SEASONALITIES, TAILS
 
 EXIT_INVALID_INPUT = 2
 # Files with at least this many rows get a progress bar on stderr.
@@ -254,6 +255,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--threshold", type=float, help="bound in sigma, or k for mad and iqr (detector default)")
     parser.add_argument("--timezone", help="IANA time zone of seasonal profiles (default: UTC)")
     parser.add_argument(
+        "--seasonality", choices=SEASONALITIES, help="profile of the seasonal detectors (default: auto)"
+    )
+    parser.add_argument("--tail", choices=TAILS, help="fit of the p-values' far tail (default: point)")
+    parser.add_argument(
         "--memory",
         type=float,
         default=DEFAULT_MEMORY,
@@ -288,5 +293,5 @@ def _is_number(text: str) -> bool:
 
 
 def _overrides(options: argparse.Namespace) -> dict[str, object]:
-    names = ("window", "baseline", "threshold", "timezone")
+    names = ("window", "baseline", "threshold", "timezone", "seasonality", "tail")
     return {name: getattr(options, name) for name in names if getattr(options, name) is not None}

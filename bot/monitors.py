@@ -49,6 +49,9 @@ SOURCE_TYPES = ("prometheus", "datadog", "atlas", "replay")
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
+# A smaller `threshold` is almost certainly a p-value typed where a bound in sigma belongs.
+MIN_THRESHOLD = 0.5
+
 # Detectors that fit a daily or weekly profile, and so read `seasonality`.
 SEASONAL_DETECTORS = ("seasonal", "ensemble", "trend", "agile", "robust")
 
@@ -115,10 +118,20 @@ class DetectorConfig(BaseModel):
                 f"{format_duration(self.baseline)}; the baseline should hold many windows, such as window: 5m "
                 "with baseline: 7d"
             )
+        if self.threshold is not None and self.threshold < MIN_THRESHOLD:
+            raise ValueError(
+                f"threshold {self.threshold:g} is a bound in baseline sigma (k for mad and iqr), not a p-value; "
+                "use a value such as 3, or min_tier to choose the confidence that opens incidents"
+            )
         if self.seasonality != "auto" and self.name not in SEASONAL_DETECTORS:
             raise ValueError(
                 f"seasonality {self.seasonality!r} has no effect on the {self.name} detector; remove it, "
                 f"or use a detector with a seasonal profile: {', '.join(SEASONAL_DETECTORS)}"
+            )
+        if self.seasonality == "weekly" and self.baseline < 14 * 86400.0:
+            raise ValueError(
+                f"seasonality 'weekly' needs a baseline of two weeks or more, not {format_duration(self.baseline)}; "
+                "use baseline: 14d or more (28d is better), or seasonality: daily"
             )
         # The detector library's own checks; their messages name the value and the fix.
         self.to_settings()
@@ -169,7 +182,7 @@ class Monitor(BaseModel):
     step: Duration | None = None
     channel: str = Field(min_length=1)
     labels: dict[str, str] = Field(default_factory=dict)
-    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    detector: DetectorConfig = Field(default_factory=DetectorConfig, validate_default=True)
     playbook: str = "metric_anomaly"
     metric_type: Literal["cpu", "memory", "disk", "latency", "error_rate", "request_rate", "business", "other"] = (
         "other"
@@ -203,6 +216,18 @@ class Monitor(BaseModel):
         if seconds < 1:
             raise ValueError(f"{seconds:g}s is too short; use an interval of at least 1s, such as 1m")
         return seconds
+
+    @field_validator("detector")
+    @classmethod
+    def _poll_within_window(cls, detector: DetectorConfig, info: ValidationInfo) -> DetectorConfig:
+        interval = info.data.get("interval")
+        if interval is not None and interval > detector.window:
+            raise ValueError(
+                f"interval {format_duration(interval)} is longer than window {format_duration(detector.window)}: "
+                "points between polls would never be in an alert window; poll at least once per window, "
+                "or widen the window"
+            )
+        return detector
 
     @property
     def resolution(self) -> float:

@@ -9,7 +9,9 @@ The tests, each with its own empirical null distribution from the baseline:
   shift too small for one window, move this mean before any single window crosses the bound.
 - `tail`: the window mean of the raw values against every baseline window, without a
   profile. It is distribution-free and finds values outside the range the baseline ever
-  reached, where a profile fitted to a changing metric may have moved with them.
+  reached, where a profile fitted to a changing metric may have moved with them. It counts
+  only when the seasonal residual crosses the bound on the same side; otherwise a daily
+  cycle's high would alert every day.
 
 The combined p-value is min(1, 3 * min(p_seasonal, p_density, p_tail)). The Bonferroni factor 3
 keeps it valid whatever the dependence between the tests. A profile test counts only when its
@@ -102,7 +104,8 @@ def evaluate_ensemble(split: SeriesSplit, settings: DetectorSettings, model: Ens
         results.append(("density", density, _counted_p(density)))
     if model.tail is not None:
         tail = evaluate_level(split, settings, model.tail, name=name)
-        results.append(("tail", tail, tail.p_value))
+        results.append(("tail", tail, _tail_counted_p(tail, seasonal if model.seasonal is not None else None,
+                                                      model.seasonal)))
 
     test, deciding, smallest = min(results, key=lambda entry: entry[2])
     p_value = min(1.0, len(TEST_NAMES) * smallest)
@@ -119,6 +122,19 @@ def evaluate_ensemble(split: SeriesSplit, settings: DetectorSettings, model: Ens
         tier=tier,
         anomaly=anomaly,
     )
+
+
+def _tail_counted_p(tail: Evaluation, seasonal: Evaluation | None, profile: LevelModel | None) -> float:
+    """Return the tail test's p-value when the seasonal residual crosses its bound on the same side, else 1.
+
+    At each day's high, the raw window is near the top of the baseline's range without being
+    unusual for the time of day, so the raw test alone would alert every day.
+    """
+    if seasonal is None or profile is None:
+        return tail.p_value
+    above = tail.deviation > 0.0 and seasonal.deviation >= profile.upper_bound
+    below = tail.deviation < 0.0 and seasonal.deviation <= -profile.lower_bound
+    return tail.p_value if above or below else 1.0
 
 
 def _counted_p(evaluation: Evaluation) -> float:

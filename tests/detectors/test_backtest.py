@@ -118,6 +118,7 @@ def test_backtest_missing_file(tmp_path, capsys):
     [
         ("--detector", "nope", "invalid choice"),
         ("--window", "5x", "argument --window: '5x' is not a duration; use a number with a unit"),
+        ("--tail", "heavy", "argument --tail: invalid choice: 'heavy'"),
     ],
 )
 def test_backtest_bad_argument(tmp_path, capsys, option, value, expected):

@@ -294,3 +294,16 @@ def test_ensemble_drop_below_range():
     assert result.tier == "high"
     assert result.anomaly is not None
     assert result.anomaly.kind == "drop"
+
+
+def test_ensemble_quiet_at_daily_highs_and_lows():
+    times, values = daily_series(days=9.0, amplitude=30.0, sigma=2.0, seed=12)
+    settings = DetectorSettings.for_detector("ensemble")
+    phase = (times / 86400.0) % 1.0
+    near_extreme = (np.abs(phase - 0.25) < 0.01) | (np.abs(phase - 0.75) < 0.01)
+    extremes = np.flatnonzero((times > times[0] + 7 * 86400.0) & near_extreme)
+
+    results = [evaluate(times, values, now=times[index], settings=settings) for index in extremes[::5]]
+
+    assert len(results) > 20
+    assert [result.status for result in results] == ["normal"] * len(results)

@@ -156,6 +156,10 @@ def test_missing_file_names_setting(tmp_path):
         ("{tail: heavy}", "field 'detector.tail': 'heavy' is not allowed; use one of 'point' or 'conservative'"),
         ("{window: 0s}", "field 'detector.window': 0s is not a window; use a duration above 0, such as 5m"),
         ("{window: 8d, baseline: 7d}", "field 'detector': window 8d is not shorter than baseline 7d; the baseline"),
+        ("{threshold: 0.01}", "field 'detector': threshold 0.01 is a bound in baseline sigma (k for mad and iqr), "
+         "not a p-value"),
+        ("{name: seasonal, seasonality: weekly, baseline: 7d}", "field 'detector': seasonality 'weekly' needs a "
+         "baseline of two weeks or more, not 7d; use baseline: 14d or more"),
         ("{name: sigma, seasonality: weekly}", "field 'detector': seasonality 'weekly' has no effect on the sigma "
          "detector; remove it, or use a detector with a seasonal profile: seasonal, ensemble, trend, agile, robust"),
     ],
@@ -166,3 +170,14 @@ def test_bad_detector_values_named(detector, expected):
     )
     assert len(problems) == 1
     assert expected in problems[0]
+
+
+def test_interval_longer_than_window_named():
+    problems = _problems(
+        "monitors:\n  - {name: api-cpu, source: prometheus, query: up, channel: '#a', interval: 10m,"
+        " detector: {window: 5m}}\n"
+    )
+    assert problems == [
+        "monitor 'api-cpu' (entry 1): field 'detector': interval 10m is longer than window 5m: points "
+        "between polls would never be in an alert window; poll at least once per window, or widen the window"
+    ]
