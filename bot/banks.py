@@ -27,7 +27,7 @@ import numpy as np
 
 from bot.monitors import Monitor
 from bot.sources.base import Series
-from detectors import BatchEvaluation, Evaluation, SigmaBank
+from detectors import BatchEvaluation, DetectorSettings, Evaluation, SigmaBank
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,8 @@ class BankInput:
 @dataclass
 class _Bank:
     bank: SigmaBank
+    settings: DetectorSettings
+    step: float
     fingerprints: tuple[str, ...]
     exclusions: int
     built_at: float
@@ -87,7 +89,7 @@ class SigmaBanks:
 
         result = None
         if (cached is not None and cached.reusable and cached.fingerprints == fingerprints
-                and cached.exclusions == exclusions):
+                and cached.exclusions == exclusions and cached.settings == settings and cached.step == step):
             result = self._advance(cached, inputs, end=end, step=step)
         if result is None:
             result = self._rebuild(monitor, inputs, end=end, fingerprints=fingerprints, exclusions=exclusions)
@@ -134,8 +136,8 @@ class SigmaBanks:
         reusable = not any(np.any(item.excluded > baseline_end) for item in inputs)
 
         bank = SigmaBank.from_history(grid, history, settings=settings)
-        self._banks[monitor.name] = _Bank(bank=bank, fingerprints=fingerprints, exclusions=exclusions, built_at=end,
-                                          reusable=reusable)
+        self._banks[monitor.name] = _Bank(bank=bank, settings=settings, step=step, fingerprints=fingerprints,
+                                          exclusions=exclusions, built_at=end, reusable=reusable)
         log.info("monitor %s: rebuilt the sigma bank of %d series on %d steps", monitor.name, len(inputs), steps)
         return bank.evaluate()
 

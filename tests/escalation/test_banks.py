@@ -138,3 +138,17 @@ def test_quiet_query_bank_built_once_then_advanced(redis_client, slack, builds):
     # One build for the first poll, one for the restarted poller; nine polls only advanced it.
     assert len(builds) == 2
     assert len(restarted.evaluations) == SERIES
+
+
+def test_changed_settings_rebuild_the_bank(redis_client, slack, builds):
+    slack.add_channel("alerts")
+    source = _source()
+    monitor = parse_monitors(MONITORS).monitors[0]
+    stricter = parse_monitors(MONITORS.replace("baseline: 1d}", "baseline: 1d, threshold: 4}")).monitors[0]
+    poller = _poller(redis_client, slack, "changed:", source)
+
+    poller.poll(monitor, now=T_END - 10 * MINUTE)
+    poller.poll(monitor, now=T_END - 9 * MINUTE)
+    poller.poll(stricter, now=T_END - 8 * MINUTE)
+
+    assert [settings.threshold for settings in builds] == [3.0, 4.0]
