@@ -72,6 +72,8 @@ class DetectorConfig(BaseModel):
     direction: Literal["above", "below", "both"] = "both"
     min_fraction: float = Field(default=0.0, ge=0, le=1)
     min_samples: int = Field(default=100, ge=2)
+    # History a new series needs before it is evaluated; unset: a quarter of the baseline, at most 1d.
+    min_history: Duration | None = None
     seasonality: Literal["auto", "daily", "weekly", "none"] = "auto"
     timezone: str = "UTC"
     capacity: float | None = None
@@ -146,6 +148,7 @@ class DetectorConfig(BaseModel):
             "direction": self.direction,
             "min_fraction": self.min_fraction,
             "min_samples": self.min_samples,
+            "min_history": self.min_history,
             "seasonality": self.seasonality,
             "timezone": self.timezone,
             "capacity": self.capacity,

@@ -98,6 +98,8 @@ class SigmaBank:
         self.baseline_count = np.zeros(series, dtype=np.int64)
         self.position = 0  # steps appended so far
         self.now = math.nan
+        # Timestamp of each series' first finite point, +inf until it has one (for the warm-up).
+        self.first_seen = np.full(series, np.inf)
 
     @classmethod
     def from_history(
@@ -122,6 +124,8 @@ class SigmaBank:
         for first in range(0, bank.series, ROW_BLOCK):
             rows = slice(first, min(first + ROW_BLOCK, bank.series))
             bank._load_rows(rows, history[rows])
+        present = np.isfinite(history)
+        bank.first_seen = np.where(present.any(axis=1), times[np.argmax(present, axis=1)], np.inf)
         bank.position = times.size
         bank.now = float(times[-1])
         return bank
@@ -196,6 +200,7 @@ class SigmaBank:
         leaving_baseline = self._value_at(self.position - self.span)
 
         present = np.isfinite(column)
+        self.first_seen = np.where(present & np.isinf(self.first_seen), timestamp, self.first_seen)
         self.window_sum += np.where(present, column, 0.0)
         self.window_count += present
         self._remove_from_window(leaving_window)
@@ -246,7 +251,9 @@ class SigmaBank:
         current_offset = self.window_sum / np.maximum(self.window_count, 1)
 
         no_data = self.window_count == 0
-        short = ~no_data & (count < settings.min_samples)
+        baseline_end = self.now - settings.window - settings.baseline_offset
+        young = baseline_end - self.first_seen < settings.required_history
+        short = ~no_data & ((count < settings.min_samples) | young)
         flat = ~no_data & ~short & ((std <= 0.0) | (std <= MIN_RELATIVE_SCALE * np.abs(level)))
         usable = ~(no_data | short | flat)
 

@@ -76,6 +76,8 @@ def check_history(split: SeriesSplit, settings: DetectorSettings, *, name: str) 
         return skipped(reason="no data", detector=name, now=split.now)
     if split.baseline_values.size < settings.min_samples:
         return skipped(reason="insufficient history", detector=name, now=split.now)
+    if split.baseline_end - split.times[0] < settings.required_history:
+        return skipped(reason="insufficient history", detector=name, now=split.now)
     return None
 
 

@@ -24,6 +24,9 @@ DETECTOR_NAMES: tuple[str, ...] = (
 
 DIRECTIONS = ("above", "below", "both")
 SEASONALITIES = ("auto", "daily", "weekly", "none")
+# Maximum default warm-up of a new series (see `DetectorSettings.required_history`).
+DEFAULT_MAX_WARM_UP = 86400.0
+
 # Fits of the p-values' tail beyond the baseline's null sample (see detectors._pvalues).
 TAILS = ("point", "conservative")
 
@@ -60,6 +63,9 @@ class DetectorSettings:
     `min_fraction` = 0 tests the window mean. Above 0, the window counts as anomalous only
     when at least that fraction of its points lies beyond the bound.
 
+    `min_history` is the history (seconds before the baseline's end) a series needs before it
+    is evaluated; None takes a quarter of the baseline, at most a day (`required_history`).
+
     `tail` = "point" extrapolates p-values beyond the null sample with the point estimate of
     the Pareto tail's shape; "conservative" fits the far tail and raises the shape by its
     standard error, which keeps p-values near 1e-5 calibrated. Use it for queries with hundreds
@@ -79,6 +85,7 @@ class DetectorSettings:
     timezone: str = "UTC"
     capacity: float | None = None
     tail: str = "point"
+    min_history: float | None = None
 
     def __post_init__(self) -> None:
         _check_choice("detector", self.detector, DETECTOR_NAMES)
@@ -101,6 +108,8 @@ class DetectorSettings:
             )
         if isinstance(self.min_samples, bool) or not isinstance(self.min_samples, int) or (self.min_samples < 1):
             raise ValueError(f"invalid min_samples {self.min_samples!r}: use a whole number of points >= 1")
+        if self.min_history is not None and not (math.isfinite(self.min_history) and self.min_history >= 0):
+            raise ValueError(f"invalid min_history {self.min_history!r}: use a number of seconds >= 0")
         if self.capacity is not None and not math.isfinite(self.capacity):
             raise ValueError(f"invalid capacity {self.capacity!r}: use a finite limit in the metric's units, or None")
         try:
@@ -121,6 +130,17 @@ class DetectorSettings:
             defaults["lower_threshold"] = DEFAULT_LOWER_THRESHOLDS[detector]
         defaults.update(overrides)
         return cls(**defaults)  # type: ignore[arg-type]
+
+    @property
+    def required_history(self) -> float:
+        """Seconds of history before the baseline's end that a series needs before it is evaluated.
+
+        `min_history`, or by default a quarter of the baseline and at most a day, so a new
+        series waits until its baseline has seen a good part of the day's movement.
+        """
+        if self.min_history is not None:
+            return self.min_history
+        return min(self.baseline / 4.0, DEFAULT_MAX_WARM_UP)
 
     @property
     def conservative_tail(self) -> bool:

@@ -227,3 +227,21 @@ def test_conservative_tail_setting_matches_bank_and_raises_far_p_values():
 def test_tail_setting_rejects_unknown_name():
     with pytest.raises(ValueError, match="unknown tail 'heavy': use one of point, conservative"):
         DetectorSettings(tail="heavy")
+
+
+def test_bank_warm_up_matches_single_series():
+    times, values = grid_history(series=3, days=3.0)
+    values[1, : int(2.5 * 86400 / MINUTE)] = np.nan  # starts half a day before the end
+    values[2, : int(1.5 * 86400 / MINUTE)] = np.nan  # starts a day and a half before the end
+    settings = DetectorSettings(baseline=2 * 86400.0)  # a warm-up of half a day
+
+    bank = SigmaBank.from_history(times, values, settings=settings)
+    result = bank.evaluate()
+    later = bank.append(times[-1] + MINUTE, values[:, -1])
+
+    for row in range(3):
+        single = evaluate(times, values[row], now=times[-1], settings=settings)
+        assert result.status[row] == single.status
+        assert result.reason[row] == (single.reason or "")
+    assert list(result.status) == ["normal", "skipped", "normal"]
+    assert later.reason[1] == "insufficient history"

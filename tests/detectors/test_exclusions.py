@@ -102,3 +102,19 @@ def test_replay_follows_a_lasting_change_of_level():
     assert result.status[np.flatnonzero(shift)[0]] == "anomaly"
     late = times >= times[0] + 3 * DAY + 3600.0
     assert np.mean(result.status[late] == "normal") > 0.95
+
+
+def test_new_series_waits_for_its_warm_up():
+    times, values = noise_series(days=2.0, sigma=1.0, seed=8)
+    settings = DetectorSettings.for_detector("sigma")  # 7-day baseline: a warm-up of one day
+    young = times[0] + 3 * 3600.0
+
+    waiting = evaluate(times, values, now=young, settings=settings)
+    ready = evaluate(times, values, now=times[-1], settings=settings)
+    forced = evaluate(times, values, now=young, settings=settings.with_changes(min_history=0.0))
+
+    assert (waiting.status, waiting.reason) == ("skipped", "insufficient history")
+    assert ready.status == "normal"
+    assert forced.status == "normal"
+    assert settings.required_history == 86400.0
+    assert DetectorSettings(baseline=3600.0).required_history == 900.0
