@@ -278,18 +278,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def _duration(text: str) -> float:
     """Parse a --window or --baseline value: seconds or a duration such as 5m or 7d."""
+    value: str | float = text
     try:
-        return parse_duration(float(text) if _is_number(text) else text)
+        value = float(text)
+    except ValueError:
+        pass
+
+    try:
+        return parse_duration(value)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _overrides(options: argparse.Namespace) -> dict[str, object]:

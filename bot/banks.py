@@ -92,7 +92,8 @@ class SigmaBanks:
                 and cached.exclusions == exclusions and cached.settings == settings and cached.step == step):
             result = self._advance(cached, inputs, end=end, step=step)
         if result is None:
-            result = self._rebuild(monitor, inputs, end=end, fingerprints=fingerprints, exclusions=exclusions)
+            result = self._rebuild(monitor, inputs, settings, end=end, fingerprints=fingerprints,
+                                   exclusions=exclusions)
 
         evaluations: list[Evaluation | None] = []
         for row in range(len(inputs)):
@@ -121,11 +122,10 @@ class SigmaBanks:
         return result
 
     def _rebuild(
-        self, monitor: Monitor, inputs: Sequence[BankInput], *, end: float, fingerprints: tuple[str, ...],
-        exclusions: int,
+        self, monitor: Monitor, inputs: Sequence[BankInput], settings: DetectorSettings, *, end: float,
+        fingerprints: tuple[str, ...], exclusions: int,
     ) -> BatchEvaluation:
         step = monitor.resolution
-        settings = monitor.detector.to_settings()
         steps = int(math.ceil(monitor.history_span() / step)) + 1
         grid = end - step * np.arange(steps - 1, -1, -1, dtype=np.float64)
         # Exclusions leave the baseline only; the window and the offset before it keep their points.

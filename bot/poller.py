@@ -161,17 +161,19 @@ class Poller:
                       oldest: float) -> list[tuple[str, Series, Evaluation]]:
         """Evaluate every series of the poll: a bank screens a large `sigma` query, the rest one by one."""
         settings = monitor.detector.to_settings()
+        excluded = [item.exclusions.excluded() for item in stored]
         screened: list[Evaluation | None] = [None] * len(stored)
         if self.banks.qualifies(monitor, len(stored)):
-            inputs = [BankInput(item.fingerprint, item.window, item.exclusions.excluded()) for item in stored]
+            pairs = zip(stored, excluded, strict=True)
+            inputs = [BankInput(item.fingerprint, item.window, times) for item, times in pairs]
             screened = self.banks.screen(monitor, inputs, end=end, now=now)
 
         evaluated = []
-        for item, evaluation in zip(stored, screened, strict=True):
+        for item, times, evaluation in zip(stored, excluded, screened, strict=True):
             if evaluation is None:
                 # At the poll's last step, so a poll a few seconds late uses the same baseline.
                 evaluation = evaluate(item.window.timestamps, item.window.values, now=end, settings=settings,
-                                      excluded=item.exclusions.excluded())
+                                      excluded=times)
             self._record_exclusions(monitor, item, evaluation, now=now, oldest=oldest)
             evaluated.append((item.fingerprint, item.window, evaluation))
         return evaluated

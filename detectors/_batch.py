@@ -123,17 +123,16 @@ class SigmaBank:
         bank = cls(series=history.shape[0], step=step, settings=settings, conservative_tail=conservative_tail)
         for first in range(0, bank.series, ROW_BLOCK):
             rows = slice(first, min(first + ROW_BLOCK, bank.series))
-            bank._load_rows(rows, history[rows])
-        present = np.isfinite(history)
-        bank.first_seen = np.where(present.any(axis=1), times[np.argmax(present, axis=1)], np.inf)
+            bank._load_rows(rows, history[rows], times)
         bank.position = times.size
         bank.now = float(times[-1])
         return bank
 
-    def _load_rows(self, rows: slice, history: np.ndarray) -> None:
-        """Set the state of `rows` from their full history, as pushing each step would."""
+    def _load_rows(self, rows: slice, history: np.ndarray, times: np.ndarray) -> None:
+        """Set the state of `rows` from their full history at `times`, as pushing each step would."""
         steps = history.shape[1]
         present = np.isfinite(history)
+        self.first_seen[rows] = np.where(present.any(axis=1), times[np.argmax(present, axis=1)], np.inf)
         counts = present.sum(axis=1)
         totals = np.where(present, history, 0.0).sum(axis=1)
         reference = np.divide(totals, counts, out=np.zeros(counts.shape), where=counts > 0)

@@ -87,8 +87,6 @@ def fit_model(split: SeriesSplit, settings: DetectorSettings) -> Evaluation | An
 
 def baseline_split(split: SeriesSplit, settings: DetectorSettings, excluded: np.ndarray | None) -> SeriesSplit:
     """Return the split to fit on: `split` without the excluded points of its baseline."""
-    if excluded is None or excluded.size == 0:
-        return split
     times, values = without_excluded(split.times, split.values, excluded)
     if times.size == split.times.size:
         return split

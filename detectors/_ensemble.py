@@ -95,6 +95,7 @@ def _fit_tail(split: SeriesSplit, settings: DetectorSettings) -> LevelModel | No
 def evaluate_ensemble(split: SeriesSplit, settings: DetectorSettings, model: EnsembleModel, name: str) -> Evaluation:
     """Run the fitted tests on the alert window and return the deciding test's evaluation."""
     results: list[tuple[str, Evaluation, float]] = []
+    seasonal = None
     if model.seasonal is not None:
         seasonal = evaluate_level(split, settings, model.seasonal, name=name)
         results.append(("seasonal", seasonal, _counted_p(seasonal)))
@@ -104,8 +105,7 @@ def evaluate_ensemble(split: SeriesSplit, settings: DetectorSettings, model: Ens
         results.append(("density", density, _counted_p(density)))
     if model.tail is not None:
         tail = evaluate_level(split, settings, model.tail, name=name)
-        results.append(("tail", tail, _tail_counted_p(tail, seasonal if model.seasonal is not None else None,
-                                                      model.seasonal)))
+        results.append(("tail", tail, _tail_counted_p(tail, seasonal, model.seasonal)))
 
     test, deciding, smallest = min(results, key=lambda entry: entry[2])
     p_value = min(1.0, len(TEST_NAMES) * smallest)

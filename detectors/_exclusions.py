@@ -31,8 +31,8 @@ MAX_EXCLUDED_RUN = 7200.0
 class Exclusions:
     """Timestamps left out of the baseline, and the anomaly run that is still growing.
 
-    `times` holds the excluded timestamps of closed runs, ascending. `run` holds those of
-    the current run of strong anomalous evaluations, which may still turn out to be a change
+    `times` contains the excluded timestamps of closed runs, ascending. `run` contains those
+    of the current run of strong anomalous evaluations, which may still turn out to be a change
     of level.
     """
 

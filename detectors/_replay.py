@@ -150,7 +150,7 @@ def replay(
         else:
             result = test_window(split, settings, model)
 
-        # The row's own point is the one this evaluation sees first.
+        # The row's own point is the one this evaluation is the first to include.
         own_point = times[index : index + 1] if np.isfinite(points[index]) else times[:0]
         oldest = now - settings.window - settings.baseline_offset - settings.baseline
         exclusions.record(result, own_point, oldest=oldest)

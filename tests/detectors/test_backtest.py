@@ -162,7 +162,7 @@ def test_memory_scores_stronger_evidence():
     assert 0.0 < scores[0] < scores[1] < 1.0
 
 
-def test_memory_scores_need_a_clear_rise_within_a_run():
+def test_memory_scores_run_needs_rise():
     # Evidence 3.0, 3.3, 3.7 and 4.5 in one run: 3.3 is under 1.2 * 3.0, 3.7 is over it,
     # and 4.5 is over 1.2 * 3.7.
     p_values = [1e-3, 10**-3.3, 10**-3.7, 10**-4.5]
@@ -176,7 +176,7 @@ def test_memory_scores_need_a_clear_rise_within_a_run():
     assert scores[3] == pytest.approx(1.0 - np.exp(-4.5 / 4.0))
 
 
-def test_memory_scores_new_run_needs_only_the_decayed_evidence():
+def test_memory_scores_new_run_decayed_bar():
     # A second run two hours later: the decayed memory 3.0 * exp(-2 / 24) = 2.76 is the bar, not 1.2 * 3.0.
     result = scored(["anomaly", "normal", "anomaly"], [1e-3, 1.0, 10**-3.1], [0.0, 60.0, 7200.0])
 

@@ -206,7 +206,7 @@ def test_count_clusters_of_runs():
     assert tail_size(100, conservative=True) == 10
 
 
-def test_conservative_tail_setting_matches_bank_and_raises_far_p_values():
+def test_conservative_tail_setting_matches_bank():
     times, values = grid_history(series=4)
     values[:, -5:] += np.array([0.0, 5.0, 8.0, 12.0])[:, None]
     conservative = SETTINGS.with_changes(tail="conservative")

@@ -59,7 +59,7 @@ def test_card_chart_and_thread(bot, slack, people, tmp_path):
     assert card["ts"] == incident.card_ts
     header = card["blocks"][0]["text"]["text"]
     assert header.startswith(f"{incident.severity} · High confidence spike: api-latency")
-    # The notification text tells the latest deviation from the strongest p-value.
+    # The notification text separates the latest deviation from the strongest p-value.
     assert re.search(r": now \S+ against \S+ \([+-]\d+\.\d\dσ\), strongest p [<=] ", card["text"])
     fields = [field["text"] for field in card["blocks"][1]["fields"]]
     assert fields[0].startswith("*Current*\n")

@@ -215,7 +215,7 @@ def test_p1_notifies_owning_team(world, slack):
     assert incident.war_room is None
 
 
-def test_for_holds_a_burst_and_opens_a_lasting_anomaly(world, slack):
+def test_for_holds_burst_opens_lasting(world, slack):
     store, monitors, source, poller = world
     rng = np.random.default_rng(7)
     source.add("cpu", *_series(rng, spikes=[(T_END, T_END + 2 * MINUTE)]), labels={"instance": "burst"})
@@ -227,8 +227,8 @@ def test_for_holds_a_burst_and_opens_a_lasting_anomaly(world, slack):
 
     opened = [(report.now, incident_id) for report in reports for incident_id in report.opened]
     pending = {fingerprint for report in reports for fingerprint in report.pending}
-    # The lasting shift alerts from the first spiked minute on and opens 5 minutes later;
-    # the 2-minute burst leaves the 3-minute window before its 5 minutes are up.
+    # The lasting shift alerts from the first spiked minute on, so it opens 5 minutes later.
+    # The 2-minute burst leaves the 3-minute window before its 5 minutes are up.
     assert [now for now, _ in opened] == [T_END + 5 * MINUTE]
     (incident_id,) = [incident_id for _, incident_id in opened]
     assert store.get_incident(incident_id).labels["instance"] == "lasting"
