@@ -118,3 +118,8 @@ def test_new_series_waits_for_its_warm_up():
     assert forced.status == "normal"
     assert settings.required_history == 86400.0
     assert DetectorSettings(baseline=3600.0).required_history == 900.0
+
+
+def test_negative_min_history_rejected():
+    with pytest.raises(ValueError, match=r"invalid min_history -60\.0: use a number of seconds >= 0"):
+        DetectorSettings(min_history=-60.0)

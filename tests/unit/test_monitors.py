@@ -155,6 +155,7 @@ def test_missing_file_names_setting(tmp_path):
         ("{for: soon}", "field 'detector.for': 'soon' is not a duration; use a number with a unit"),
         ("{tail: heavy}", "field 'detector.tail': 'heavy' is not allowed; use one of 'point' or 'conservative'"),
         ("{window: 0s}", "field 'detector.window': 0s is not a window; use a duration above 0, such as 5m"),
+        ("{min_history: soon}", "field 'detector.min_history': 'soon' is not a duration; use a number with a unit"),
         ("{window: 8d, baseline: 7d}", "field 'detector': window 8d is not shorter than baseline 7d; the baseline"),
         ("{threshold: 0.01}", "field 'detector': threshold 0.01 is a bound in baseline sigma (k for mad and iqr), "
          "not a p-value"),
